@@ -1,0 +1,74 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from parley import __version__
+from parley.auth.api import router as auth_router
+from parley.kit import reconcilers
+from parley.kit.http import RequestContextMiddleware, install_error_handlers
+from parley.ops.api import mount_docs
+from parley.ops.api import router as ops_router
+from parley.privacy.api import router as privacy_router
+from parley.runtime import Runtime, create_runtime
+from parley.settings import Settings
+from parley.tenancy.admin_api import router as admin_router
+from parley.tenancy.api import router as tenancy_router
+from parley.tokens.api import router as tokens_router
+
+
+class ParleyApp(FastAPI):
+    max_body_bytes: int = 1_048_576
+    hsts: bool = False
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outermost, around Starlette's error middleware, so that even a 500 carries the request id and the
+        # security headers.
+        return RequestContextMiddleware(super().build_middleware_stack(), max_body_bytes=self.max_body_bytes,
+                                        hsts=self.hsts)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """`runtime` is for tests, which own it (and its clock); otherwise the app builds and closes its own."""
+    settings = runtime.settings if runtime else (settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        app.state.runtime = runtime or create_runtime(settings)
+        stop = asyncio.Event()
+        worker = None
+        if own and settings.embedded_worker:
+            worker = asyncio.create_task(reconcilers.run_forever(app.state.runtime, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            if own:
+                await app.state.runtime.close()
+
+    app = ParleyApp(
+        title="Parley", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+        description="AI agents for a business's customers, private by construction. "
+                    "Errors are `{\"error\": code, \"detail\": message, \"request_id\": id}`.",
+    )
+    app.max_body_bytes = settings.max_body_bytes
+    app.hsts = settings.secure_cookies
+    if runtime is not None:
+        app.state.runtime = runtime
+    install_error_handlers(app)
+    for router in (ops_router, auth_router, tenancy_router, tokens_router, privacy_router, admin_router):
+        app.include_router(router)
+    mount_docs(app)
+    return app

@@ -1,0 +1,168 @@
+"""FastAPI dependencies: the request's transaction, who is calling, and the tenant scope they act in.
+
+Order matters and is the same everywhere: authenticate (401), then find the organisation among the caller's
+(404, whether it does not exist or belongs to someone else), then check the role (403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.auth import repository as repo
+from parley.auth import service
+from parley.auth.secrets import same
+from parley.kit.context import Actor, RequestInfo
+from parley.kit.db import set_pg_setting, unit_of_work
+from parley.kit.errors import Forbidden, NotAuthenticated, NotFound
+from parley.models import ApiToken, User, UserSession
+from parley.runtime import Runtime
+from parley.tenancy.permissions import Permission, Role
+from parley.tenancy.scope import OrgScope, _mint
+
+SESSION_COOKIE = "parley_session"
+CSRF_COOKIE = "parley_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One request, one transaction: committed before the response is sent, rolled back on any error."""
+    async with unit_of_work(get_runtime(request).sessionmaker,
+                            write=request.method not in SAFE_METHODS) as session:
+        yield session
+
+
+# scope="function": the commit happens before the response leaves, so a failed commit is a failed request.
+Db = Annotated[AsyncSession, Depends(db_session, scope="function")]
+
+
+def request_info(request: Request) -> RequestInfo:
+    return RequestInfo(
+        request_id=getattr(request.state, "request_id", None),
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+RequestInfoDep = Annotated[RequestInfo, Depends(request_info)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    actor: Actor
+    user: User | None = None
+    session: UserSession | None = None
+    token: ApiToken | None = None
+
+
+async def principal(request: Request, db: Db, runtime: RuntimeDep, info: RequestInfoDep) -> Principal:
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, secret = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            raise NotAuthenticated("use 'Authorization: Bearer <token>'", code="invalid_token")
+        token = await service.api_token(db, runtime, secret.strip())
+        await _touch(request, db, runtime, token)
+        return Principal(actor=Actor("token", token.id, info), token=token)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NotAuthenticated("sign in or send an API token")
+    user_session, user = await service.session_user(db, runtime, cookie)
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not same(sent, service.csrf_token_for(runtime, user_session.id)):
+            raise Forbidden(f"missing or wrong {CSRF_HEADER} header", code="csrf_failed")
+    await _touch(request, db, runtime, user_session)
+    return Principal(actor=Actor("user", user.id, info), user=user, session=user_session)
+
+
+async def _touch(request: Request, db: AsyncSession, runtime: Runtime, row: ApiToken | UserSession) -> None:
+    """Record last use, at most once a minute. A read request's transaction does not write (on SQLite that
+    would serialise all reads), so its touch commits on its own; a write request's joins its transaction."""
+    now = runtime.clock.now()
+    last = row.last_used_at if isinstance(row, ApiToken) else row.last_seen_at
+    if not service.due_for_touch(last, now):
+        return
+    if request.method not in SAFE_METHODS:
+        await _apply_touch(db, row, now)
+        return
+    async with unit_of_work(runtime.sessionmaker) as own:
+        await _apply_touch(own, row, now)
+
+
+async def _apply_touch(db: AsyncSession, row: ApiToken | UserSession, now: object) -> None:
+    if isinstance(row, ApiToken):
+        await repo.touch_token(db, row.org_id, row.id, now)  # type: ignore[arg-type]
+    else:
+        await repo.touch_session(db, row.id, now)  # type: ignore[arg-type]
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    user: User
+    session: UserSession
+    actor: Actor
+
+
+async def signed_in_user(caller: PrincipalDep) -> SignedInUser:
+    """For what only a person may do (their own password, their sessions): API tokens are refused."""
+    if caller.user is None or caller.session is None:
+        raise Forbidden("this needs a signed-in user, not an API token", code="user_required")
+    return SignedInUser(caller.user, caller.session, caller.actor)
+
+
+SignedInUserDep = Annotated[SignedInUser, Depends(signed_in_user)]
+
+
+async def org_scope(org_id: str, caller: PrincipalDep, db: Db) -> OrgScope:
+    if caller.token is not None:
+        if caller.token.org_id != org_id:
+            raise NotFound("organisation not found")
+        role = Role(caller.token.role)
+    else:
+        assert caller.user is not None
+        member = await repo.membership(db, org_id, caller.user.id)
+        if member is None:
+            raise NotFound("organisation not found")
+        role = Role(member.role)
+    await set_pg_setting(db, "app.org_id", org_id)
+    return _mint(org_id, role, caller.actor)
+
+
+ScopeDep = Annotated[OrgScope, Depends(org_scope)]
+
+
+def require(permission: Permission) -> Callable[[OrgScope], OrgScope]:
+    """`scope: Annotated[OrgScope, Depends(require(Permission.X))]` — the scope, once the role allows X."""
+
+    def check(scope: ScopeDep) -> OrgScope:
+        scope.require(permission)
+        return scope
+
+    check.__name__ = f"require_{permission.name.lower()}"
+    return check
+
+
+async def superadmin(caller: PrincipalDep) -> Principal:
+    if caller.user is None or not caller.user.is_superadmin:
+        raise NotFound("not found")
+    return caller
+
+
+SuperadminDep = Annotated[Principal, Depends(superadmin)]

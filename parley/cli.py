@@ -1,0 +1,236 @@
+"""The `parley` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+
+from parley.kit.context import Actor, RequestInfo
+from parley.kit.logging import configure_logging
+from parley.kit.db import unit_of_work
+from parley.runtime import Runtime, create_runtime
+from parley.settings import Settings
+
+app = typer.Typer(help="Parley: AI agents for your customers, private by construction.", no_args_is_help=True,
+                  add_completion=False)
+org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+T = TypeVar("T")
+CLI_ACTOR = Actor("system", None, RequestInfo(request_id="cli"))
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    return settings
+
+
+def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    async def main() -> T:
+        runtime = create_runtime(_settings())
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main())
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (runs as PARLEY_DATABASE_OWNER_URL when set)."""
+    from parley.kit.migrate import upgrade
+
+    upgrade(_settings())
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes (scaled mode).")] = 1,
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Migrate before serving.")] = True,
+) -> None:
+    """Serve the API (and, in embedded mode, run the background reconcilers in the same process)."""
+    settings = _settings()
+    if migrate_first:
+        from parley.kit.migrate import upgrade
+
+        upgrade(settings)
+    uvicorn.run("parley.asgi:app", host=host or settings.host, port=port or settings.port, workers=workers,
+                log_config=None, proxy_headers=True, server_header=False)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Run every reconciler once and exit.")] = False,
+) -> None:
+    """Run the background reconcilers (scaled mode; several workers may run at once)."""
+    from parley.kit import reconcilers
+
+    async def work(runtime: Runtime) -> None:
+        if once:
+            for name, counts in (await reconcilers.run_once(runtime)).items():
+                typer.echo(f"{name}: {counts}")
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await reconcilers.run_forever(runtime, stop)
+
+    _with_runtime(work)
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Argument(help="The business's name.")],
+    owner_email: Annotated[str, typer.Option(help="Owner's email; an invitation link is printed if new.")],
+) -> None:
+    """Create an organisation with its owner."""
+    from parley.tenancy import platform
+
+    async def work(runtime: Runtime) -> None:
+        async with unit_of_work(runtime.sessionmaker) as db:
+            created = await platform.create_organization_with_owner(db, runtime, name=name,
+                                                                    owner_email=owner_email, actor=CLI_ACTOR)
+        typer.echo(f"created {created.organization.id} ({created.organization.slug})")
+        if created.owner_invitation_url:
+            typer.echo(f"the owner has no account yet; send them: {created.owner_invitation_url}")
+
+    _with_runtime(work)
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    password: Annotated[str | None, typer.Option(help="Omit to be prompted, or set PARLEY_NEW_PASSWORD.")] = None,
+    superadmin: Annotated[bool, typer.Option(help="Platform super-admin (manages organisations).")] = False,
+    org: Annotated[str | None, typer.Option(help="Add to this organisation id…")] = None,
+    role: Annotated[str, typer.Option(help="…with this role (owner, admin, agent, viewer).")] = "agent",
+) -> None:
+    """Create a staff account."""
+    from parley.auth import service
+    from parley.auth.passwords import check_strength
+    from parley.tenancy import platform
+    from parley.tenancy.permissions import Role
+
+    password = password or os.environ.get("PARLEY_NEW_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    try:
+        check_strength(password)
+        member_role = Role(role)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+
+    async def work(runtime: Runtime) -> None:
+        async with unit_of_work(runtime.sessionmaker) as db:
+            user = await service.create_user(db, runtime, email=email, name=name, password=password,
+                                             actor=CLI_ACTOR, superadmin=superadmin)
+            if org:
+                from parley.models import Organization
+
+                if await db.get(Organization, org) is None:
+                    raise _fail(f"no organisation {org}")
+                scope = await platform.system_scope(db, org, CLI_ACTOR)
+                await platform.add_member(db, runtime, scope, user, member_role)
+        typer.echo(f"created {user.id} <{user.email}>")
+
+    _run_checked(work)
+
+
+@token_app.command("create")
+def token_create(
+    org: Annotated[str, typer.Option(help="Organisation id.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")],
+    role: Annotated[str, typer.Option(help="owner, admin, agent or viewer.")] = "viewer",
+    expires_in_days: Annotated[int | None, typer.Option(help="Omit for no expiry.")] = None,
+) -> None:
+    """Create an API token and print its secret (shown once)."""
+    from parley.models import Organization
+    from parley.tenancy import platform
+    from parley.tenancy.permissions import Role
+    from parley.tokens import service
+
+    async def work(runtime: Runtime) -> None:
+        async with unit_of_work(runtime.sessionmaker) as db:
+            if await db.get(Organization, org) is None:
+                raise _fail(f"no organisation {org}")
+            scope = await platform.system_scope(db, org, CLI_ACTOR)
+            created = await service.do_create_token(db, runtime, scope, name=name, role=Role(role),
+                                                    expires_in_days=expires_in_days)
+        typer.echo(f"{created.token.id}\n{created.secret}")
+
+    _run_checked(work)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument()],
+    org: Annotated[str, typer.Option(help="Organisation id.")],
+) -> None:
+    """Revoke an API token; the next request with it is refused."""
+    from parley.tenancy import platform
+    from parley.tokens import service
+
+    async def work(runtime: Runtime) -> None:
+        async with unit_of_work(runtime.sessionmaker) as db:
+            scope = await platform.system_scope(db, org, CLI_ACTOR)
+            await service.do_revoke_token(db, runtime, scope, token_id)
+        typer.echo(f"revoked {token_id}")
+
+    _run_checked(work)
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start serving afterwards.")] = True,
+) -> None:
+    """Create the demo organisation and its owner (once), print the login, and serve."""
+    from parley.demo import ensure_demo
+    from parley.kit.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings)
+    login = _with_runtime(ensure_demo)
+    typer.secho(f"\n  Parley is starting at {settings.effective_public_url}", bold=True)
+    typer.echo(f"  demo login: {login.email} / {login.password}")
+    typer.echo(f"  API docs:   {settings.effective_public_url}/docs\n")
+    if serve_after:
+        uvicorn.run("parley.asgi:app", host=settings.host, port=settings.port, log_config=None,
+                    proxy_headers=True, server_header=False)
+
+
+def _run_checked(work: Callable[[Runtime], Awaitable[None]]) -> None:
+    from parley.kit.errors import ParleyError
+
+    try:
+        _with_runtime(work)
+    except ParleyError as exc:
+        raise _fail(exc.detail) from exc
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def main() -> None:
+    app()
+
+

@@ -1,0 +1,68 @@
+"""The master key, and the purpose-specific keys derived from it.
+
+The master key is the root of the key hierarchy (the privacy work wraps organisation and person keys under it).
+Other secrets the service needs — the CSRF key, the pseudonymisation key for throttling records — are derived
+from it with HKDF, so an operator manages one secret, and each derived key is useless for any other purpose.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from parley.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "master.key"
+
+
+class MasterKeyMissing(RuntimeError):
+    pass
+
+
+def decode_key(encoded: str) -> bytes:
+    key = base64.urlsafe_b64decode(encoded.strip() + "=" * (-len(encoded.strip()) % 4))
+    if len(key) != 32:
+        raise ValueError("the master key must be 32 bytes, base64-encoded")
+    return key
+
+
+def generate_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def load_master_key(settings: Settings) -> bytes:
+    configured = settings.master_key.get_secret_value()
+    if configured:
+        return decode_key(configured)
+    if not settings.is_sqlite:
+        raise MasterKeyMissing("PARLEY_MASTER_KEY must be set when Parley runs on PostgreSQL")
+    return _embedded_key(settings.data_dir / KEY_FILE)
+
+
+def _embedded_key(path: Path) -> bytes:
+    if path.exists():
+        return decode_key(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two processes starting at once must not both write a key; the loser reads the winner's.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return decode_key(path.read_text())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(generate_key() + "\n")
+    log.warning(
+        "generated a master key at %s; production deployments must provide PARLEY_MASTER_KEY "
+        "(losing this key makes every encrypted record unreadable)", path,
+    )
+    return decode_key(path.read_text())
+
+
+def derive_key(master: bytes, purpose: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(master)

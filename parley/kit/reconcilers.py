@@ -1,0 +1,55 @@
+"""Background work as reconcilers: each looks at rows, does what they call for, and can run again safely.
+
+A reconciler is an async function of the runtime that returns counts of what it did. The scheduler runs every
+registered reconciler each interval, in `parley worker` (scaled) or inside `parley serve` (embedded). A
+failing reconciler is logged and retried next round; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from parley.runtime import Runtime
+
+log = logging.getLogger("parley.worker")
+
+ReconcileFn = Callable[[Runtime], Awaitable[dict[str, int]]]
+
+
+@dataclass(frozen=True)
+class Reconciler:
+    name: str
+    run: ReconcileFn
+
+
+def registered() -> list[Reconciler]:
+    # Imported here so that the kit does not depend on domains at import time.
+    from parley.auth.tasks import purge_expired_credentials
+
+    return [Reconciler("auth.purge_expired_credentials", purge_expired_credentials)]
+
+
+async def run_once(runtime: Runtime, reconcilers: list[Reconciler] | None = None) -> dict[str, dict[str, int]]:
+    results: dict[str, dict[str, int]] = {}
+    for reconciler in reconcilers or registered():
+        try:
+            results[reconciler.name] = await reconciler.run(runtime)
+        except Exception:  # one broken reconciler must not stop the others
+            log.exception("reconciler failed", extra={"reconciler": reconciler.name})
+            continue
+        if any(results[reconciler.name].values()):
+            log.info("reconciled", extra={"reconciler": reconciler.name, **results[reconciler.name]})
+    return results
+
+
+async def run_forever(runtime: Runtime, stop: asyncio.Event) -> None:
+    interval = runtime.settings.reconcile_interval_seconds
+    while not stop.is_set():
+        await run_once(runtime)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from parley.kit.schemas import ResponseBody
+
+
+class AuditEventOut(ResponseBody):
+    id: str
+    occurred_at: datetime
+    actor_type: str
+    actor_id: str | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    request_id: str | None
+    ip: str | None
+    details: dict[str, Any]
+
+
+class AuditPageOut(ResponseBody):
+    events: list[AuditEventOut]
+    next_before: str | None

@@ -1,0 +1,45 @@
+"""Everything a process needs, built once from settings: database, clock, keys, password hasher.
+
+The web app, the worker and the CLI each build one; tests build one with a FrozenClock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from parley.auth.passwords import Passwords
+from parley.kit.clock import Clock, SystemClock
+from parley.kit.db import create_engine, make_sessionmaker
+from parley.kit.keys import derive_key, load_master_key
+from parley.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    clock: Clock
+    passwords: Passwords
+    csrf_key: bytes = field(repr=False)
+    pseudonym_key: bytes = field(repr=False)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def create_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    master = load_master_key(settings)
+    engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessionmaker=make_sessionmaker(engine),
+        clock=clock or SystemClock(),
+        passwords=Passwords(settings),
+        csrf_key=derive_key(master, "parley/csrf/v1"),
+        pseudonym_key=derive_key(master, "parley/pseudonym/v1"),
+    )

@@ -1,0 +1,28 @@
+"""Platform administration for multi-tenant hosting. A super-admin manages organisations, not their content:
+being a super-admin grants no access to any organisation's data (join it as a member for that, audited)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from parley.auth.dependencies import Db, RuntimeDep, SuperadminDep
+from parley.tenancy import platform
+from parley.tenancy import repository as repo
+from parley.tenancy.schemas import OrganizationOut, PlatformOrganizationCreatedOut, PlatformOrganizationIn
+
+router = APIRouter(prefix="/api/v1/admin", tags=["platform admin"])
+
+
+@router.get("/orgs", response_model=list[OrganizationOut])
+async def list_all_organizations(_: SuperadminDep, db: Db) -> object:
+    return await repo.all_organizations(db)
+
+
+@router.post("/orgs", response_model=PlatformOrganizationCreatedOut, status_code=status.HTTP_201_CREATED)
+async def create_organization(
+    body: PlatformOrganizationIn, admin: SuperadminDep, db: Db, runtime: RuntimeDep
+) -> PlatformOrganizationCreatedOut:
+    created = await platform.create_organization_with_owner(db, runtime, name=body.name,
+                                                            owner_email=body.owner_email, actor=admin.actor)
+    return PlatformOrganizationCreatedOut(organization=OrganizationOut.model_validate(created.organization),
+                                          owner_invitation_url=created.owner_invitation_url)
