@@ -31,8 +31,9 @@ class ParleyApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, around Starlette's error middleware, so that even a 500 carries the request id and the
         # security headers.
-        return RequestContextMiddleware(super().build_middleware_stack(), max_body_bytes=self.max_body_bytes,
-                                        hsts=self.hsts)
+        return RequestContextMiddleware(
+            super().build_middleware_stack(), max_body_bytes=self.max_body_bytes, hsts=self.hsts
+        )
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -59,9 +60,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 await app.state.runtime.close()
 
     app = ParleyApp(
-        title="Parley", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+        title="Parley",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         description="AI agents for a business's customers, private by construction. "
-                    "Errors are `{\"error\": code, \"detail\": message, \"request_id\": id}`.",
+        'Errors are `{"error": code, "detail": message, "request_id": id}`.',
     )
     app.max_body_bytes = settings.max_body_bytes
     app.hsts = settings.secure_cookies

@@ -12,13 +12,16 @@ import typer
 import uvicorn
 
 from parley.kit.context import Actor, RequestInfo
-from parley.kit.logging import configure_logging
 from parley.kit.db import unit_of_work
+from parley.kit.logging import configure_logging
 from parley.runtime import Runtime, create_runtime
 from parley.settings import Settings
 
-app = typer.Typer(help="Parley: AI agents for your customers, private by construction.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="Parley: AI agents for your customers, private by construction.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -74,8 +77,15 @@ def serve(
         from parley.kit.migrate import upgrade
 
         upgrade(settings)
-    uvicorn.run("parley.asgi:app", host=host or settings.host, port=port or settings.port, workers=workers,
-                log_config=None, proxy_headers=True, server_header=False)
+    uvicorn.run(
+        "parley.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )
 
 
 @app.command()
@@ -109,8 +119,9 @@ def org_create(
 
     async def work(runtime: Runtime) -> None:
         async with unit_of_work(runtime.sessionmaker) as db:
-            created = await platform.create_organization_with_owner(db, runtime, name=name,
-                                                                    owner_email=owner_email, actor=CLI_ACTOR)
+            created = await platform.create_organization_with_owner(
+                db, runtime, name=name, owner_email=owner_email, actor=CLI_ACTOR
+            )
         typer.echo(f"created {created.organization.id} ({created.organization.slug})")
         if created.owner_invitation_url:
             typer.echo(f"the owner has no account yet; send them: {created.owner_invitation_url}")
@@ -133,8 +144,11 @@ def user_create(
     from parley.tenancy import platform
     from parley.tenancy.permissions import Role
 
-    password = password or os.environ.get("PARLEY_NEW_PASSWORD") or typer.prompt(
-        "Password", hide_input=True, confirmation_prompt=True)
+    password = (
+        password
+        or os.environ.get("PARLEY_NEW_PASSWORD")
+        or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    )
     try:
         check_strength(password)
         member_role = Role(role)
@@ -143,8 +157,9 @@ def user_create(
 
     async def work(runtime: Runtime) -> None:
         async with unit_of_work(runtime.sessionmaker) as db:
-            user = await service.create_user(db, runtime, email=email, name=name, password=password,
-                                             actor=CLI_ACTOR, superadmin=superadmin)
+            user = await service.create_user(
+                db, runtime, email=email, name=name, password=password, actor=CLI_ACTOR, superadmin=superadmin
+            )
             if org:
                 from parley.models import Organization
 
@@ -175,8 +190,9 @@ def token_create(
             if await db.get(Organization, org) is None:
                 raise _fail(f"no organisation {org}")
             scope = await platform.system_scope(db, org, CLI_ACTOR)
-            created = await service.do_create_token(db, runtime, scope, name=name, role=Role(role),
-                                                    expires_in_days=expires_in_days)
+            created = await service.do_create_token(
+                db, runtime, scope, name=name, role=Role(role), expires_in_days=expires_in_days
+            )
         typer.echo(f"{created.token.id}\n{created.secret}")
 
     _run_checked(work)
@@ -215,8 +231,14 @@ def demo(
     typer.echo(f"  demo login: {login.email} / {login.password}")
     typer.echo(f"  API docs:   {settings.effective_public_url}/docs\n")
     if serve_after:
-        uvicorn.run("parley.asgi:app", host=settings.host, port=settings.port, log_config=None,
-                    proxy_headers=True, server_header=False)
+        uvicorn.run(
+            "parley.asgi:app",
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            proxy_headers=True,
+            server_header=False,
+        )
 
 
 def _run_checked(work: Callable[[Runtime], Awaitable[None]]) -> None:
@@ -232,5 +254,3 @@ def _run_checked(work: Callable[[Runtime], Awaitable[None]]) -> None:
 
 def main() -> None:
     app()
-
-

@@ -50,8 +50,9 @@ async def ensure_demo(runtime: Runtime) -> DemoLogin:
     async with unit_of_work(runtime.sessionmaker) as db:
         user = await auth_repo.user_by_email(db, DEMO_EMAIL)
         if user is None:
-            user = await auth_service.create_user(db, runtime, email=DEMO_EMAIL, name="Demo Owner",
-                                                  password=password, actor=actor)
+            user = await auth_service.create_user(
+                db, runtime, email=DEMO_EMAIL, name="Demo Owner", password=password, actor=actor
+            )
         org_id = await db.scalar(select(Organization.id).where(Organization.name == DEMO_ORG))
         if org_id is None:
             scope = await platform.create_organization(db, runtime, name=DEMO_ORG, actor=actor)

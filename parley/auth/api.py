@@ -27,6 +27,7 @@ from parley.kit.errors import BadRequest, NotAuthenticated
 from parley.kit.http import error_response
 from parley.models import User, UserSession
 from parley.runtime import Runtime
+from parley.tenancy.permissions import Role
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -35,8 +36,9 @@ async def session_out(db: AsyncSession, runtime: Runtime, user: User, session: U
     memberships = await repo.memberships_of(db, user.id)
     return SessionOut(
         user=UserOut.model_validate(user),
-        organizations=[OrganizationRoleOut(id=o.id, name=o.name, slug=o.slug, role=m.role)  # type: ignore[arg-type]
-                       for m, o in memberships],
+        organizations=[
+            OrganizationRoleOut(id=o.id, name=o.name, slug=o.slug, role=Role(m.role)) for m, o in memberships
+        ],
         csrf_token=service.csrf_token_for(runtime, session.id),
         expires_at=session.expires_at,
     )
@@ -45,11 +47,9 @@ async def session_out(db: AsyncSession, runtime: Runtime, user: User, session: U
 def set_session_cookies(response: Response, runtime: Runtime, secret: str, csrf: str) -> None:
     max_age = runtime.settings.session_ttl_hours * 3600
     secure = runtime.settings.secure_cookies
-    response.set_cookie(SESSION_COOKIE, secret, max_age=max_age, httponly=True, samesite="lax", secure=secure,
-                        path="/")
+    response.set_cookie(SESSION_COOKIE, secret, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/")
     # Readable by the dashboard's script, which echoes it in the X-CSRF-Token header.
-    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="strict", secure=secure,
-                        path="/")
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="strict", secure=secure, path="/")
 
 
 @router.post("/login", response_model=SessionOut, responses={401: {}, 429: {}})
@@ -81,10 +81,16 @@ async def me(me: SignedInUserDep, db: Db, runtime: RuntimeDep) -> SessionOut:
 async def change_password(
     body: PasswordChangeIn, me: SignedInUserDep, db: Db, runtime: RuntimeDep, info: RequestInfoDep
 ) -> object:
-    ended = await service.change_password(db, runtime, user=me.user, current_session_id=me.session.id,
-                                          current=body.current_password, new=body.new_password, actor=me.actor)
+    ended = await service.change_password(
+        db,
+        runtime,
+        user=me.user,
+        current_session_id=me.session.id,
+        current=body.current_password,
+        new=body.new_password,
+        actor=me.actor,
+    )
     if ended is None:
         # Returned, not raised, like a failed sign-in: the throttle counter must be committed.
         return error_response(BadRequest("the current password is wrong", code="wrong_password"), info)
     return PasswordChangedOut(other_sessions_ended=ended)
-

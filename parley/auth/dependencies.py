@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -40,8 +41,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request, one transaction: committed before the response is sent, rolled back on any error."""
-    async with unit_of_work(get_runtime(request).sessionmaker,
-                            write=request.method not in SAFE_METHODS) as session:
+    async with unit_of_work(get_runtime(request).sessionmaker, write=request.method not in SAFE_METHODS) as session:
         yield session
 
 
@@ -103,11 +103,11 @@ async def _touch(request: Request, db: AsyncSession, runtime: Runtime, row: ApiT
         await _apply_touch(own, row, now)
 
 
-async def _apply_touch(db: AsyncSession, row: ApiToken | UserSession, now: object) -> None:
+async def _apply_touch(db: AsyncSession, row: ApiToken | UserSession, now: datetime) -> None:
     if isinstance(row, ApiToken):
-        await repo.touch_token(db, row.org_id, row.id, now)  # type: ignore[arg-type]
+        await repo.touch_token(db, row.org_id, row.id, now)
     else:
-        await repo.touch_session(db, row.id, now)  # type: ignore[arg-type]
+        await repo.touch_session(db, row.id, now)
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

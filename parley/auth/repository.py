@@ -21,10 +21,13 @@ async def user_by_id(session: AsyncSession, user_id: str) -> User | None:
 
 
 async def session_with_user(session: AsyncSession, token_hash: str) -> tuple[UserSession, User] | None:
-    row = (await session.execute(
-        select(UserSession, User).join(User, User.id == UserSession.user_id)
-        .where(UserSession.token_hash == token_hash)
-    )).first()
+    row = (
+        await session.execute(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == token_hash)
+        )
+    ).first()
     return (row[0], row[1]) if row else None
 
 
@@ -53,10 +56,12 @@ async def memberships_of(session: AsyncSession, user_id: str) -> list[tuple[Memb
     """Every organisation the user belongs to (the RLS lookup policy admits a user's own memberships)."""
     await set_pg_setting(session, "app.user_id", user_id)
     rows = await session.execute(
-        select(Membership, Organization).join(Organization, Organization.id == Membership.org_id)
-        .where(Membership.user_id == user_id).order_by(Organization.name)
+        select(Membership, Organization)
+        .join(Organization, Organization.id == Membership.org_id)
+        .where(Membership.user_id == user_id)
+        .order_by(Organization.name)
     )
-    return [(m, o) for m, o in rows.tuples()]
+    return [(m, o) for m, o in rows]
 
 
 async def membership(session: AsyncSession, org_id: str, user_id: str) -> Membership | None:
@@ -83,12 +88,22 @@ async def throttles(session: AsyncSession, keys: list[str]) -> list[LoginThrottl
 
 
 async def throttle_for_update(session: AsyncSession, key: str, now: datetime) -> LoginThrottle:
-    await insert_ignoring_conflict(session, LoginThrottle.__table__, {
-        "key": key, "failures": 0, "first_failure_at": now, "last_failure_at": now, "locked_until": None,
-    })
+    await insert_ignoring_conflict(
+        session,
+        LoginThrottle.__table__,
+        {
+            "key": key,
+            "failures": 0,
+            "first_failure_at": now,
+            "last_failure_at": now,
+            "locked_until": None,
+        },
+    )
     row = await session.scalar(
-        select(LoginThrottle).where(LoginThrottle.key == key).with_for_update().execution_options(
-            populate_existing=True)
+        select(LoginThrottle)
+        .where(LoginThrottle.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     assert row is not None
     return row
@@ -99,10 +114,12 @@ async def delete_throttle(session: AsyncSession, key: str) -> None:
 
 
 async def delete_stale_throttles(session: AsyncSession, before: datetime) -> int:
-    result = await session.execute(delete(LoginThrottle).where(
-        LoginThrottle.last_failure_at < before,
-        (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until < before),
-    ))
+    result = await session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.last_failure_at < before,
+            (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until < before),
+        )
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 
-TOKEN_PREFIX = "prl_"
+TOKEN_PREFIX = "prl_"  # noqa: S105 (a public prefix, not a secret)
 
 
 def new_secret(prefix: str = "") -> str:

@@ -11,7 +11,7 @@ from parley.auth import repository as repo
 from parley.auth.secrets import TOKEN_PREFIX, hash_secret, keyed_digest, new_secret
 from parley.auth.throttle import LoginThrottler
 from parley.kit.context import Actor, RequestInfo
-from parley.kit.errors import Conflict, NotAuthenticated
+from parley.kit.errors import BadRequest, Conflict, NotAuthenticated
 from parley.kit.ids import new_id
 from parley.models import ApiToken, User, UserSession
 from parley.privacy import audit
@@ -49,16 +49,30 @@ async def login(
     user = await repo.user_by_email(db, email)
     if not await runtime.passwords.verify(user.password_hash if user else None, password) or user is None:
         await throttler.failed(db, keys, now)
-        await audit.record(db, runtime.clock, actor=Actor("anonymous", None, request), action="auth.login_failed",
-                           org_id=None, target_type="user" if user else None, target_id=user.id if user else None)
+        await audit.record(
+            db,
+            runtime.clock,
+            actor=Actor("anonymous", None, request),
+            action="auth.login_failed",
+            org_id=None,
+            target_type="user" if user else None,
+            target_id=user.id if user else None,
+        )
         return None
     await throttler.succeeded(db, keys)
     if runtime.passwords.needs_rehash(user.password_hash):
         user.password_hash = await runtime.passwords.hash(password)
     user.last_login_at = now
     signed_in = await start_session(db, runtime, user, request)
-    await audit.record(db, runtime.clock, actor=Actor("user", user.id, request), action="auth.login",
-                       org_id=None, target_type="user", target_id=user.id)
+    await audit.record(
+        db,
+        runtime.clock,
+        actor=Actor("user", user.id, request),
+        action="auth.login",
+        org_id=None,
+        target_type="user",
+        target_id=user.id,
+    )
     return signed_in
 
 
@@ -66,9 +80,14 @@ async def start_session(db: AsyncSession, runtime: Runtime, user: User, request:
     now = runtime.clock.now()
     secret = new_secret()
     row = UserSession(
-        id=new_id("ses"), user_id=user.id, token_hash=hash_secret(secret), created_at=now,
-        expires_at=now + timedelta(hours=runtime.settings.session_ttl_hours), last_seen_at=now,
-        ip=request.ip, user_agent=(request.user_agent or "")[:400] or None,
+        id=new_id("ses"),
+        user_id=user.id,
+        token_hash=hash_secret(secret),
+        created_at=now,
+        expires_at=now + timedelta(hours=runtime.settings.session_ttl_hours),
+        last_seen_at=now,
+        ip=request.ip,
+        user_agent=(request.user_agent or "")[:400] or None,
     )
     db.add(row)
     await db.flush()
@@ -77,12 +96,25 @@ async def start_session(db: AsyncSession, runtime: Runtime, user: User, request:
 
 async def logout(db: AsyncSession, runtime: Runtime, *, session_id: str, actor: Actor) -> None:
     await repo.delete_session(db, session_id)
-    await audit.record(db, runtime.clock, actor=actor, action="auth.logout", org_id=None,
-                       target_type="user", target_id=actor.user_id)
+    await audit.record(
+        db,
+        runtime.clock,
+        actor=actor,
+        action="auth.logout",
+        org_id=None,
+        target_type="user",
+        target_id=actor.user_id,
+    )
 
 
 async def change_password(
-    db: AsyncSession, runtime: Runtime, *, user: User, current_session_id: str, current: str, new: str,
+    db: AsyncSession,
+    runtime: Runtime,
+    *,
+    user: User,
+    current_session_id: str,
+    current: str,
+    new: str,
     actor: Actor,
 ) -> int | None:
     """Changes the password and signs out every other session; returns how many were signed out, or None
@@ -99,8 +131,16 @@ async def change_password(
     user.password_hash = await runtime.passwords.hash(new)
     user.password_changed_at = now
     ended = await repo.delete_sessions_of(db, user.id, except_id=current_session_id)
-    await audit.record(db, runtime.clock, actor=actor, action="auth.password_changed", org_id=None,
-                       target_type="user", target_id=user.id, details={"other_sessions_ended": ended})
+    await audit.record(
+        db,
+        runtime.clock,
+        actor=actor,
+        action="auth.password_changed",
+        org_id=None,
+        target_type="user",
+        target_id=user.id,
+        details={"other_sessions_ended": ended},
+    )
     return ended
 
 
@@ -129,16 +169,36 @@ def due_for_touch(last: datetime | None, now: datetime) -> bool:
 
 
 async def create_user(
-    db: AsyncSession, runtime: Runtime, *, email: str, name: str, password: str, actor: Actor,
+    db: AsyncSession,
+    runtime: Runtime,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    actor: Actor,
     superadmin: bool = False,
 ) -> User:
     email = normalise_email(email)
     if await repo.user_by_email(db, email) is not None:
         raise Conflict("an account with this email already exists", code="email_taken")
-    user = User(id=new_id("usr"), email=email, name=name, password_hash=await runtime.passwords.hash(password),
-                is_superadmin=superadmin, created_at=runtime.clock.now())
+    user = User(
+        id=new_id("usr"),
+        email=email,
+        name=name,
+        password_hash=await runtime.passwords.hash(password),
+        is_superadmin=superadmin,
+        created_at=runtime.clock.now(),
+    )
     db.add(user)
     await db.flush()
-    await audit.record(db, runtime.clock, actor=actor, action="user.created", org_id=None, target_type="user",
-                       target_id=user.id, details={"superadmin": superadmin})
+    await audit.record(
+        db,
+        runtime.clock,
+        actor=actor,
+        action="user.created",
+        org_id=None,
+        target_type="user",
+        target_id=user.id,
+        details={"superadmin": superadmin},
+    )
     return user

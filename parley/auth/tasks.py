@@ -36,9 +36,15 @@ async def purge_expired_credentials(runtime: Runtime) -> dict[str, int]:
     for org_id in org_ids:
         async with unit_of_work(runtime.sessionmaker) as db:
             await set_pg_setting(db, "app.org_id", org_id)
-            result = await db.execute(delete(Invitation).where(
-                Invitation.org_id == org_id,
-                or_(Invitation.accepted_at < cutoff, Invitation.revoked_at < cutoff, Invitation.expires_at < cutoff),
-            ))
+            result = await db.execute(
+                delete(Invitation).where(
+                    Invitation.org_id == org_id,
+                    or_(
+                        Invitation.accepted_at < cutoff,
+                        Invitation.revoked_at < cutoff,
+                        Invitation.expires_at < cutoff,
+                    ),
+                )
+            )
             invitations += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return {"sessions": sessions, "throttles": throttles, "invitations": invitations}

@@ -1,7 +1,7 @@
 """Sign-in throttling with exponential backoff, per email address and per IP address.
 
 The first `login_free_failures` failures within the window cost nothing; each further one locks sign-in for
-that key for base × 2^(n − free) seconds, up to the cap. IP addresses get four times the free failures, since
+that key for base * 2^(n - free) seconds, up to the cap. IP addresses get four times the free failures, since
 many people can share one (an office, a mobile carrier). Counters live in the database, so every server
 process enforces the same limits, and keys are HMAC pseudonyms so the table holds no address in clear.
 """

@@ -35,9 +35,11 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), geolocation=(), microphone=()"),
 ]
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-DOCS_CSP = (b"content-security-policy",
-            b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            b"script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+DOCS_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    b"script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+)
 
 
 def error_body(code: str, detail: str, request_id: str | None, **extra: Any) -> dict[str, Any]:
@@ -45,8 +47,11 @@ def error_body(code: str, detail: str, request_id: str | None, **extra: Any) -> 
 
 
 def error_response(exc: ParleyError, info: RequestInfo) -> JSONResponse:
-    return JSONResponse(error_body(exc.code, exc.detail, info.request_id, **exc.extra),
-                        status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(
+        error_body(exc.code, exc.detail, info.request_id, **exc.extra),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
 
 
 class RequestContextMiddleware:
@@ -88,10 +93,16 @@ class RequestContextMiddleware:
         else:
             await self.app(scope, self._limited(receive), send_wrapper)
         if access_log.isEnabledFor(logging.INFO):
-            access_log.info("request", extra={
-                "request_id": request_id, "method": scope["method"], "path": path, "status": status_holder[0],
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            })
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status_holder[0],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
 
     def _limited(self, receive: Receive) -> Receive:
         """Counts streamed body bytes too: a chunked upload without Content-Length is cut off at the limit."""
@@ -114,7 +125,7 @@ class RequestContextMiddleware:
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
+            candidate: str = value.decode("latin-1")
             if _SAFE_REQUEST_ID.match(candidate):
                 return candidate
     return uuid.uuid4().hex
@@ -156,11 +167,16 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         request_id = _info(request).request_id
         if any(error.get("type") == "json_invalid" for error in errors):
-            return JSONResponse(error_body("malformed_json", "the request body is not valid JSON", request_id),
-                                status_code=400)
+            return JSONResponse(
+                error_body("malformed_json", "the request body is not valid JSON", request_id),
+                status_code=400,
+            )
         fields = [
-            {"location": ".".join(str(part) for part in error.get("loc", ())), "message": error.get("msg", ""),
-             "type": error.get("type", "")}
+            {
+                "location": ".".join(str(part) for part in error.get("loc", ())),
+                "message": error.get("msg", ""),
+                "type": error.get("type", ""),
+            }
             for error in errors
         ]
         summary = "; ".join(f"{f['location']}: {f['message']}" for f in fields[:5])
@@ -168,9 +184,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail), _info(request).request_id),
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return JSONResponse(
+            error_body(code, str(exc.detail), _info(request).request_id),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

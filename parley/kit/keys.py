@@ -59,7 +59,8 @@ def _embedded_key(path: Path) -> bytes:
         handle.write(generate_key() + "\n")
     log.warning(
         "generated a master key at %s; production deployments must provide PARLEY_MASTER_KEY "
-        "(losing this key makes every encrypted record unreadable)", path,
+        "(losing this key makes every encrypted record unreadable)",
+        path,
     )
     return decode_key(path.read_text())
 

@@ -11,9 +11,7 @@ from parley.settings import Settings
 def alembic_config(settings: Settings) -> Config:
     config = Config()
     config.set_main_option("script_location", "parley:migrations")
-    config.set_main_option(
-        "file_template", "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s"
-    )
+    config.set_main_option("file_template", "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s")
     config.attributes["settings"] = settings
     return config
 

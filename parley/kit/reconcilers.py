@@ -8,6 +8,7 @@ failing reconciler is logged and retried next round; it never stops the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -49,7 +50,5 @@ async def run_forever(runtime: Runtime, stop: asyncio.Event) -> None:
     interval = runtime.settings.reconcile_interval_seconds
     while not stop.is_set():
         await run_once(runtime)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass

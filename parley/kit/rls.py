@@ -18,9 +18,7 @@ def enable_tenant_rls(table: str, *, lookup: str | None = None, insert_platform_
         return
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-    op.execute(
-        f"CREATE POLICY tenant_isolation ON {table} USING ({TENANT_CONDITION}) WITH CHECK ({TENANT_CONDITION})"
-    )
+    op.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({TENANT_CONDITION}) WITH CHECK ({TENANT_CONDITION})")
     if lookup:
         op.execute(f"CREATE POLICY tenant_lookup ON {table} FOR SELECT USING ({lookup})")
     if insert_platform_rows:

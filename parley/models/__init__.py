@@ -7,5 +7,13 @@ from parley.models.membership import Invitation, Membership
 from parley.models.organization import Organization
 from parley.models.user import User, UserSession
 
-__all__ = ["ApiToken", "AuditEvent", "Invitation", "LoginThrottle", "Membership", "Organization", "User",
-           "UserSession"]
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Invitation",
+    "LoginThrottle",
+    "Membership",
+    "Organization",
+    "User",
+    "UserSession",
+]

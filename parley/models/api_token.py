@@ -23,10 +23,12 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100), info=system())
     role: Mapped[str] = mapped_column(String(16), info=system("system.authorization"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=system("system.authentication"))
-    hint: Mapped[str] = mapped_column(String(16), info=system(
-        note="the last four characters of the secret, so staff can tell tokens apart"))
+    hint: Mapped[str] = mapped_column(
+        String(16), info=system(note="the last four characters of the secret, so staff can tell tokens apart")
+    )
     created_by_user_id: Mapped[str | None] = mapped_column(
-        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), info=system())
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), info=system()
+    )
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime | None] = timestamp_column()
     revoked_at: Mapped[datetime | None] = timestamp_column()

@@ -25,17 +25,21 @@ class AuditEvent(Base):
 
     id: Mapped[str] = id_column()
     org_id: Mapped[str | None] = mapped_column(
-        String(ID_LENGTH), ForeignKey("organizations.id"), info=system("system.tenant"))
+        String(ID_LENGTH), ForeignKey("organizations.id"), info=system("system.tenant")
+    )
     occurred_at: Mapped[datetime] = created_at_column()
-    actor_type: Mapped[str] = mapped_column(String(16), info=system(
-        note="user, token, system or anonymous"))
-    actor_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), info=system(
-        note="id of the user or token; identifies staff, never an end user"))
+    actor_type: Mapped[str] = mapped_column(String(16), info=system(note="user, token, system or anonymous"))
+    actor_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), info=system(note="id of the user or token; identifies staff, never an end user")
+    )
     action: Mapped[str] = mapped_column(String(64), info=system())
     target_type: Mapped[str | None] = mapped_column(String(32), info=system())
     target_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), info=system())
     request_id: Mapped[str | None] = mapped_column(String(64), info=system())
-    ip: Mapped[str | None] = mapped_column(String(45), info=personal(
-        "user.device.ip_address", identifies=False, retention="audit", erasure="null"))
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, info=system(
-        note="ids and changed settings; never message content or credentials"))
+    ip: Mapped[str | None] = mapped_column(
+        String(45),
+        info=personal("user.device.ip_address", identifies=False, retention="audit", erasure="null"),
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, info=system(note="ids and changed settings; never message content or credentials")
+    )

@@ -19,8 +19,12 @@ def id_column() -> Mapped[str]:
 
 def org_id_column() -> Mapped[str]:
     """The tenant key of a tenant-owned table; deleting the organisation deletes its rows."""
-    return mapped_column(String(ID_LENGTH), ForeignKey("organizations.id", ondelete="CASCADE"),
-                         index=True, info=system("system.tenant"))
+    return mapped_column(
+        String(ID_LENGTH),
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        index=True,
+        info=system("system.tenant"),
+    )
 
 
 def created_at_column() -> Mapped[datetime]:

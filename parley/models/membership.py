@@ -23,8 +23,9 @@ class Membership(Base):
 
     id: Mapped[str] = id_column()
     org_id: Mapped[str] = org_id_column()
-    user_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"),
-                                         index=True, info=system())
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True, info=system()
+    )
     role: Mapped[str] = mapped_column(String(16), info=system("system.authorization"))
     created_at: Mapped[datetime] = created_at_column()
 
@@ -37,12 +38,15 @@ class Invitation(Base):
 
     id: Mapped[str] = id_column()
     org_id: Mapped[str] = org_id_column()
-    email: Mapped[str] = mapped_column(String(320), info=personal(
-        "user.contact.email", identifies=True, retention="account", erasure="delete"))
+    email: Mapped[str] = mapped_column(
+        String(320),
+        info=personal("user.contact.email", identifies=True, retention="account", erasure="delete"),
+    )
     role: Mapped[str] = mapped_column(String(16), info=system("system.authorization"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=system("system.authentication"))
     invited_by_user_id: Mapped[str | None] = mapped_column(
-        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), info=system())
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), info=system()
+    )
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), info=system())
     accepted_at: Mapped[datetime | None] = timestamp_column()

@@ -16,13 +16,24 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[str] = id_column()
-    email: Mapped[str] = mapped_column(String(320), unique=True, info=personal(
-        "user.contact.email", identifies=True, retention="account", erasure="delete"))
-    name: Mapped[str] = mapped_column(String(200), info=personal(
-        "user.name", identifies=True, retention="account", erasure="delete"))
-    password_hash: Mapped[str] = mapped_column(String(255), info=personal(
-        "user.authorization.credentials", identifies=False, retention="account", erasure="delete",
-        note="argon2id hash; the password itself is never stored"))
+    email: Mapped[str] = mapped_column(
+        String(320),
+        unique=True,
+        info=personal("user.contact.email", identifies=True, retention="account", erasure="delete"),
+    )
+    name: Mapped[str] = mapped_column(
+        String(200), info=personal("user.name", identifies=True, retention="account", erasure="delete")
+    )
+    password_hash: Mapped[str] = mapped_column(
+        String(255),
+        info=personal(
+            "user.authorization.credentials",
+            identifies=False,
+            retention="account",
+            erasure="delete",
+            note="argon2id hash; the password itself is never stored",
+        ),
+    )
     is_superadmin: Mapped[bool] = mapped_column(Boolean, default=False, info=system())
     created_at: Mapped[datetime] = created_at_column()
     password_changed_at: Mapped[datetime | None] = timestamp_column()
@@ -35,14 +46,24 @@ class UserSession(Base):
     __tablename__ = "user_sessions"
 
     id: Mapped[str] = id_column()
-    user_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"),
-                                         index=True, info=system())
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True, info=system()
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=system("system.authentication"))
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), info=system())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), info=system())
-    ip: Mapped[str | None] = mapped_column(String(45), info=personal(
-        "user.device.ip_address", identifies=False, retention="session", erasure="delete"))
-    user_agent: Mapped[str | None] = mapped_column(String(400), info=personal(
-        "user.device.device_id", identifies=False, retention="session", erasure="delete",
-        note="browser user agent, shown to the user in their list of sessions"))
+    ip: Mapped[str | None] = mapped_column(
+        String(45),
+        info=personal("user.device.ip_address", identifies=False, retention="session", erasure="delete"),
+    )
+    user_agent: Mapped[str | None] = mapped_column(
+        String(400),
+        info=personal(
+            "user.device.device_id",
+            identifies=False,
+            retention="session",
+            erasure="delete",
+            note="browser user agent, shown to the user in their list of sessions",
+        ),
+    )

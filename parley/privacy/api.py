@@ -19,12 +19,15 @@ ReadAudit = Annotated[OrgScope, Depends(require(Permission.AUDIT_READ))]
 
 @router.get("/audit", response_model=AuditPageOut)
 async def list_audit_events(
-    scope: ReadAudit, db: Db,
+    scope: ReadAudit,
+    db: Db,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before: Annotated[str | None, Query(max_length=40, description="Page backwards from this event id.")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
 ) -> AuditPageOut:
     events = await audit.list_events(db, scope, limit=limit + 1, before=before, action=action)
     page = events[:limit]
-    return AuditPageOut(events=[AuditEventOut.model_validate(e) for e in page],
-                        next_before=page[-1].id if len(events) > limit else None)
+    return AuditPageOut(
+        events=[AuditEventOut.model_validate(e) for e in page],
+        next_before=page[-1].id if len(events) > limit else None,
+    )

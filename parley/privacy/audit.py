@@ -54,12 +54,24 @@ async def record_in_scope(
     target_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    return await record(session, clock, actor=scope.actor, action=action, org_id=scope.org_id,
-                        target_type=target_type, target_id=target_id, details=details)
+    return await record(
+        session,
+        clock,
+        actor=scope.actor,
+        action=action,
+        org_id=scope.org_id,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+    )
 
 
 async def list_events(
-    session: AsyncSession, scope: OrgScope, *, limit: int, before: str | None = None,
+    session: AsyncSession,
+    scope: OrgScope,
+    *,
+    limit: int,
+    before: str | None = None,
     action: str | None = None,
 ) -> list[AuditEvent]:
     """Newest first. Ids are time-ordered, so `before=<id>` pages backwards in time."""

@@ -36,8 +36,9 @@ class Declaration:
         return self.category.startswith("user.")
 
 
-def personal(category: str, *, identifies: bool, retention: Retention, erasure: Erasure,
-             note: str = "") -> dict[str, Any]:
+def personal(
+    category: str, *, identifies: bool, retention: Retention, erasure: Erasure, note: str = ""
+) -> dict[str, Any]:
     if not category.startswith("user."):
         raise ValueError(f"personal data categories start with 'user.': {category}")
     return {INFO_KEY: Declaration(category, identifies, retention, erasure, note)}

@@ -22,7 +22,10 @@ async def list_all_organizations(_: SuperadminDep, db: Db) -> object:
 async def create_organization(
     body: PlatformOrganizationIn, admin: SuperadminDep, db: Db, runtime: RuntimeDep
 ) -> PlatformOrganizationCreatedOut:
-    created = await platform.create_organization_with_owner(db, runtime, name=body.name,
-                                                            owner_email=body.owner_email, actor=admin.actor)
-    return PlatformOrganizationCreatedOut(organization=OrganizationOut.model_validate(created.organization),
-                                          owner_invitation_url=created.owner_invitation_url)
+    created = await platform.create_organization_with_owner(
+        db, runtime, name=body.name, owner_email=body.owner_email, actor=admin.actor
+    )
+    return PlatformOrganizationCreatedOut(
+        organization=OrganizationOut.model_validate(created.organization),
+        owner_invitation_url=created.owner_invitation_url,
+    )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from parley.auth import repository as auth_repo
 from parley.auth import service as auth_service
 from parley.auth.api import session_out, set_session_cookies
 from parley.auth.dependencies import (
@@ -17,7 +18,7 @@ from parley.auth.dependencies import (
     RuntimeDep,
     require,
 )
-from parley.auth import repository as auth_repo
+from parley.auth.schemas import OrganizationRoleOut
 from parley.auth.secrets import same
 from parley.kit.errors import Forbidden, NotAuthenticated
 from parley.models import Membership, User
@@ -36,7 +37,6 @@ from parley.tenancy.schemas import (
     OrganizationOut,
     OrganizationUpdateIn,
 )
-from parley.auth.schemas import OrganizationRoleOut
 from parley.tenancy.scope import OrgScope
 
 router = APIRouter(prefix="/api/v1", tags=["organisations"])
@@ -49,8 +49,14 @@ ManageInvitations = Annotated[OrgScope, Depends(require(Permission.INVITATIONS_M
 
 
 def _member_out(member: Membership, user: User) -> MemberOut:
-    return MemberOut(id=member.id, user_id=user.id, email=user.email, name=user.name, role=Role(member.role),
-                     created_at=member.created_at)
+    return MemberOut(
+        id=member.id,
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        role=Role(member.role),
+        created_at=member.created_at,
+    )
 
 
 @router.get("/orgs", response_model=list[OrganizationRoleOut])
@@ -58,11 +64,14 @@ async def list_my_organizations(caller: PrincipalDep, db: Db) -> list[Organizati
     """The organisations the caller can act in: a user's memberships, or a token's one organisation."""
     if caller.token is not None:
         scope_org = await auth_repo.organization_of_token(db, caller.token)
-        return [OrganizationRoleOut(id=scope_org.id, name=scope_org.name, slug=scope_org.slug,
-                                    role=Role(caller.token.role))]
+        return [
+            OrganizationRoleOut(id=scope_org.id, name=scope_org.name, slug=scope_org.slug, role=Role(caller.token.role))
+        ]
     assert caller.user is not None
-    return [OrganizationRoleOut(id=o.id, name=o.name, slug=o.slug, role=Role(m.role))
-            for m, o in await auth_repo.memberships_of(db, caller.user.id)]
+    return [
+        OrganizationRoleOut(id=o.id, name=o.name, slug=o.slug, role=Role(m.role))
+        for m, o in await auth_repo.memberships_of(db, caller.user.id)
+    ]
 
 
 @router.get("/orgs/{org_id}", response_model=OrganizationOut)
@@ -107,8 +116,7 @@ async def list_invitations(scope: ManageInvitations, db: Db) -> object:
     return await repo.invitations(db, scope)
 
 
-@router.post("/orgs/{org_id}/invitations", response_model=InvitationCreatedOut,
-             status_code=status.HTTP_201_CREATED)
+@router.post("/orgs/{org_id}/invitations", response_model=InvitationCreatedOut, status_code=status.HTTP_201_CREATED)
 async def create_invitation(body: InvitationIn, scope: ManageInvitations, db: Db, runtime: RuntimeDep) -> object:
     created = await service.do_invite(db, runtime, scope, body.email, body.role)
     return InvitationCreatedOut(**InvitationOut.model_validate(created.invitation).model_dump(), url=created.url)
@@ -125,7 +133,9 @@ async def preview_invitation(secret: str, db: Db, runtime: RuntimeDep) -> Invita
     """Public: what the link invites to, so the page can ask for a password or a sign-in."""
     invitation, org = await platform.live_invitation(db, runtime, secret)
     return InvitationPreviewOut(
-        organization_name=org.name, email=invitation.email, role=Role(invitation.role),
+        organization_name=org.name,
+        email=invitation.email,
+        role=Role(invitation.role),
         expires_at=invitation.expires_at,
         existing_user=await auth_repo.user_by_email(db, invitation.email) is not None,
     )
@@ -133,7 +143,12 @@ async def preview_invitation(secret: str, db: Db, runtime: RuntimeDep) -> Invita
 
 @router.post("/invitations/{secret}/accept", response_model=InvitationAcceptedOut, tags=["invitations"])
 async def accept_invitation(
-    secret: str, body: InvitationAcceptIn, request: Request, response: Response, db: Db, runtime: RuntimeDep,
+    secret: str,
+    body: InvitationAcceptIn,
+    request: Request,
+    response: Response,
+    db: Db,
+    runtime: RuntimeDep,
     info: RequestInfoDep,
 ) -> InvitationAcceptedOut:
     signed_in_user = None
@@ -149,12 +164,20 @@ async def accept_invitation(
             if not same(sent, auth_service.csrf_token_for(runtime, user_session.id)):
                 raise Forbidden(f"missing or wrong {CSRF_HEADER} header", code="csrf_failed")
     joined = await platform.accept_invitation(
-        db, runtime, secret=secret, name=body.name, password=body.password, signed_in_user=signed_in_user,
+        db,
+        runtime,
+        secret=secret,
+        name=body.name,
+        password=body.password,
+        signed_in_user=signed_in_user,
         request=info,
     )
-    session_out = None
+    new_session = None
     if joined.signed_in is not None:
         set_session_cookies(response, runtime, joined.signed_in.secret, joined.signed_in.csrf_token)
-        session_out = await session_out(db, runtime, joined.signed_in.user, joined.signed_in.session)
-    return InvitationAcceptedOut(organization=OrganizationOut.model_validate(joined.organization),
-                                 role=Role(joined.membership.role), session=session_out)
+        new_session = await session_out(db, runtime, joined.signed_in.user, joined.signed_in.session)
+    return InvitationAcceptedOut(
+        organization=OrganizationOut.model_validate(joined.organization),
+        role=Role(joined.membership.role),
+        session=new_session,
+    )

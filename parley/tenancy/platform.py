@@ -48,27 +48,43 @@ async def system_scope(db: AsyncSession, org_id: str, actor: Actor) -> OrgScope:
 
 
 async def create_organization(db: AsyncSession, runtime: Runtime, *, name: str, actor: Actor) -> OrgScope:
-    org = Organization(id=new_id("org"), name=name, slug=await _unique_slug(db, name),
-                       created_at=runtime.clock.now())
+    org = Organization(id=new_id("org"), name=name, slug=await _unique_slug(db, name), created_at=runtime.clock.now())
     db.add(org)
     await db.flush()
     scope = await system_scope(db, org.id, actor)
-    await audit.record_in_scope(db, runtime.clock, scope, "org.created", target_type="organization",
-                                target_id=org.id, details={"name": name})
+    await audit.record_in_scope(
+        db,
+        runtime.clock,
+        scope,
+        "org.created",
+        target_type="organization",
+        target_id=org.id,
+        details={"name": name},
+    )
     return scope
 
 
-async def add_member(
-    db: AsyncSession, runtime: Runtime, scope: OrgScope, user: User, role: Role
-) -> Membership:
+async def add_member(db: AsyncSession, runtime: Runtime, scope: OrgScope, user: User, role: Role) -> Membership:
     if await repo.member_by_email(db, scope, user.email) is not None:
         raise Conflict("this person is already a member", code="already_member")
-    member = Membership(id=new_id("mem"), org_id=scope.org_id, user_id=user.id, role=role.value,
-                        created_at=runtime.clock.now())
+    member = Membership(
+        id=new_id("mem"),
+        org_id=scope.org_id,
+        user_id=user.id,
+        role=role.value,
+        created_at=runtime.clock.now(),
+    )
     db.add(member)
     await db.flush()
-    await audit.record_in_scope(db, runtime.clock, scope, "member.added", target_type="member",
-                                target_id=member.id, details={"user_id": user.id, "role": role})
+    await audit.record_in_scope(
+        db,
+        runtime.clock,
+        scope,
+        "member.added",
+        target_type="member",
+        target_id=member.id,
+        details={"user_id": user.id, "role": role},
+    )
     return member
 
 
@@ -100,8 +116,7 @@ async def live_invitation(db: AsyncSession, runtime: Runtime, secret: str) -> tu
     if invitation.accepted_at is not None:
         raise Conflict("this invitation has already been used", code="invitation_used")
     if invitation.revoked_at is not None or invitation.expires_at <= runtime.clock.now():
-        raise Conflict("this invitation has expired or was withdrawn; ask for a new one",
-                       code="invitation_expired")
+        raise Conflict("this invitation has expired or was withdrawn; ask for a new one", code="invitation_expired")
     return invitation, org
 
 
@@ -113,8 +128,14 @@ class Joined:
 
 
 async def accept_invitation(
-    db: AsyncSession, runtime: Runtime, *, secret: str, name: str | None, password: str | None,
-    signed_in_user: User | None, request: RequestInfo,
+    db: AsyncSession,
+    runtime: Runtime,
+    *,
+    secret: str,
+    name: str | None,
+    password: str | None,
+    signed_in_user: User | None,
+    request: RequestInfo,
 ) -> Joined:
     """Someone with an account must be signed in as the invited address; someone without one creates it here
     (name and password) and is signed in."""
@@ -123,18 +144,24 @@ async def accept_invitation(
     new_session = None
     if existing is not None:
         if signed_in_user is None or signed_in_user.id != existing.id:
-            raise NotAuthenticated(f"sign in as {invitation.email} to accept this invitation",
-                                   code="sign_in_required")
+            raise NotAuthenticated(f"sign in as {invitation.email} to accept this invitation", code="sign_in_required")
         user = existing
     else:
         if not name or not password:
             raise Conflict("choose a name and a password to create your account", code="account_required")
-        user = await auth_service.create_user(db, runtime, email=invitation.email, name=name, password=password,
-                                              actor=Actor("anonymous", None, request))
+        user = await auth_service.create_user(
+            db,
+            runtime,
+            email=invitation.email,
+            name=name,
+            password=password,
+            actor=Actor("anonymous", None, request),
+        )
         new_session = await auth_service.start_session(db, runtime, user, request)
     scope = await system_scope(db, org.id, Actor("user", user.id, request))
     membership = await add_member(db, runtime, scope, user, Role(invitation.role))
     invitation.accepted_at = runtime.clock.now()
-    await audit.record_in_scope(db, runtime.clock, scope, "invitation.accepted", target_type="invitation",
-                                target_id=invitation.id)
+    await audit.record_in_scope(
+        db, runtime.clock, scope, "invitation.accepted", target_type="invitation", target_id=invitation.id
+    )
     return Joined(org, membership, new_session)

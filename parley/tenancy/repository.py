@@ -18,39 +18,51 @@ async def organization(session: AsyncSession, scope: OrgScope) -> Organization:
 
 async def members(session: AsyncSession, scope: OrgScope) -> list[tuple[Membership, User]]:
     rows = await session.execute(
-        select(Membership, User).join(User, User.id == Membership.user_id)
-        .where(Membership.org_id == scope.org_id).order_by(Membership.created_at, Membership.id)
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.org_id == scope.org_id)
+        .order_by(Membership.created_at, Membership.id)
     )
-    return [(m, u) for m, u in rows.tuples()]
+    return [(m, u) for m, u in rows]
 
 
 async def member(session: AsyncSession, scope: OrgScope, member_id: str) -> tuple[Membership, User] | None:
-    row = (await session.execute(
-        select(Membership, User).join(User, User.id == Membership.user_id)
-        .where(Membership.org_id == scope.org_id, Membership.id == member_id)
-    )).first()
+    row = (
+        await session.execute(
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.org_id == scope.org_id, Membership.id == member_id)
+        )
+    ).first()
     return (row[0], row[1]) if row else None
 
 
 async def member_by_email(session: AsyncSession, scope: OrgScope, email: str) -> Membership | None:
     result: Membership | None = await session.scalar(
-        select(Membership).join(User, User.id == Membership.user_id)
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
         .where(Membership.org_id == scope.org_id, User.email == email)
     )
     return result
 
 
 async def owner_count(session: AsyncSession, scope: OrgScope) -> int:
-    return int(await session.scalar(
-        select(func.count()).select_from(Membership)
-        .where(Membership.org_id == scope.org_id, Membership.role == "owner")
-    ) or 0)
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.org_id == scope.org_id, Membership.role == "owner")
+        )
+        or 0
+    )
 
 
 async def invitations(session: AsyncSession, scope: OrgScope) -> list[Invitation]:
-    return list(await session.scalars(
-        select(Invitation).where(Invitation.org_id == scope.org_id).order_by(Invitation.created_at.desc())
-    ))
+    return list(
+        await session.scalars(
+            select(Invitation).where(Invitation.org_id == scope.org_id).order_by(Invitation.created_at.desc())
+        )
+    )
 
 
 async def invitation(session: AsyncSession, scope: OrgScope, invitation_id: str) -> Invitation | None:
@@ -61,19 +73,28 @@ async def invitation(session: AsyncSession, scope: OrgScope, invitation_id: str)
 
 
 async def pending_invitations_for(session: AsyncSession, scope: OrgScope, email: str) -> list[Invitation]:
-    return list(await session.scalars(select(Invitation).where(
-        Invitation.org_id == scope.org_id, Invitation.email == email,
-        Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
-    )))
+    return list(
+        await session.scalars(
+            select(Invitation).where(
+                Invitation.org_id == scope.org_id,
+                Invitation.email == email,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+            )
+        )
+    )
 
 
 async def invitation_by_token_hash(session: AsyncSession, token_hash: str) -> tuple[Invitation, Organization] | None:
     """Found before any tenant is known: the RLS lookup policy admits the row whose secret the caller holds."""
     await set_pg_setting(session, "app.token_hash", token_hash)
-    row = (await session.execute(
-        select(Invitation, Organization).join(Organization, Organization.id == Invitation.org_id)
-        .where(Invitation.token_hash == token_hash)
-    )).first()
+    row = (
+        await session.execute(
+            select(Invitation, Organization)
+            .join(Organization, Organization.id == Invitation.org_id)
+            .where(Invitation.token_hash == token_hash)
+        )
+    ).first()
     return (row[0], row[1]) if row else None
 
 

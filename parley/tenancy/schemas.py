@@ -79,4 +79,5 @@ class PlatformOrganizationIn(RequestBody):
 class PlatformOrganizationCreatedOut(ResponseBody):
     organization: OrganizationOut
     owner_invitation_url: str | None = Field(
-        default=None, description="Set when the owner has no account yet: the link to create it and join.")
+        default=None, description="Set when the owner has no account yet: the link to create it and join."
+    )

@@ -22,8 +22,15 @@ from parley.tenancy.scope import OrgScope
 async def do_rename_organization(db: AsyncSession, runtime: Runtime, scope: OrgScope, name: str) -> Organization:
     org = await repo.organization(db, scope)
     if org.name != name:
-        await audit.record_in_scope(db, runtime.clock, scope, "org.renamed", target_type="organization",
-                                    target_id=org.id, details={"from": org.name, "to": name})
+        await audit.record_in_scope(
+            db,
+            runtime.clock,
+            scope,
+            "org.renamed",
+            target_type="organization",
+            target_id=org.id,
+            details={"from": org.name, "to": name},
+        )
         org.name = name
     return org
 
@@ -44,8 +51,7 @@ def _check_can_manage(scope: OrgScope, target_role: Role) -> None:
 
 async def _check_keeps_an_owner(db: AsyncSession, scope: OrgScope, member: Membership) -> None:
     if member.role == Role.OWNER and await repo.owner_count(db, scope) <= 1:
-        raise Conflict("an organisation must keep at least one owner; make someone else owner first",
-                       code="last_owner")
+        raise Conflict("an organisation must keep at least one owner; make someone else owner first", code="last_owner")
 
 
 async def do_change_role(
@@ -60,8 +66,15 @@ async def do_change_role(
     if current is Role.OWNER:
         await _check_keeps_an_owner(db, scope, member)
     member.role = role.value
-    await audit.record_in_scope(db, runtime.clock, scope, "member.role_changed", target_type="member",
-                                target_id=member.id, details={"user_id": user.id, "from": current, "to": role})
+    await audit.record_in_scope(
+        db,
+        runtime.clock,
+        scope,
+        "member.role_changed",
+        target_type="member",
+        target_id=member.id,
+        details={"user_id": user.id, "from": current, "to": role},
+    )
     return member, user
 
 
@@ -72,9 +85,15 @@ async def do_remove_member(db: AsyncSession, runtime: Runtime, scope: OrgScope, 
         _check_can_manage(scope, Role(member.role))
     await _check_keeps_an_owner(db, scope, member)
     await db.delete(member)
-    await audit.record_in_scope(db, runtime.clock, scope, "member.removed", target_type="member",
-                                target_id=member.id, details={"user_id": user.id, "role": member.role,
-                                                              "left": leaving_self})
+    await audit.record_in_scope(
+        db,
+        runtime.clock,
+        scope,
+        "member.removed",
+        target_type="member",
+        target_id=member.id,
+        details={"user_id": user.id, "role": member.role, "left": leaving_self},
+    )
 
 
 @dataclass(frozen=True)
@@ -96,14 +115,26 @@ async def do_invite(db: AsyncSession, runtime: Runtime, scope: OrgScope, email: 
         older.revoked_at = now  # one live link per person: re-inviting replaces the old link
     secret = new_secret()
     invitation = Invitation(
-        id=new_id("inv"), org_id=scope.org_id, email=email, role=role.value, token_hash=hash_secret(secret),
-        invited_by_user_id=scope.actor.user_id, created_at=now,
+        id=new_id("inv"),
+        org_id=scope.org_id,
+        email=email,
+        role=role.value,
+        token_hash=hash_secret(secret),
+        invited_by_user_id=scope.actor.user_id,
+        created_at=now,
         expires_at=now + timedelta(hours=runtime.settings.invitation_ttl_hours),
     )
     db.add(invitation)
     await db.flush()
-    await audit.record_in_scope(db, runtime.clock, scope, "invitation.created", target_type="invitation",
-                                target_id=invitation.id, details={"role": role})
+    await audit.record_in_scope(
+        db,
+        runtime.clock,
+        scope,
+        "invitation.created",
+        target_type="invitation",
+        target_id=invitation.id,
+        details={"role": role},
+    )
     return NewInvitation(invitation, invitation_url(runtime, secret))
 
 
@@ -116,5 +147,6 @@ async def do_revoke_invitation(db: AsyncSession, runtime: Runtime, scope: OrgSco
         raise Conflict("this invitation was already accepted; remove the member instead", code="accepted")
     if invitation.revoked_at is None:
         invitation.revoked_at = runtime.clock.now()
-        await audit.record_in_scope(db, runtime.clock, scope, "invitation.revoked", target_type="invitation",
-                                    target_id=invitation.id)
+        await audit.record_in_scope(
+            db, runtime.clock, scope, "invitation.revoked", target_type="invitation", target_id=invitation.id
+        )

@@ -8,9 +8,11 @@ from parley.tenancy.scope import OrgScope
 
 
 async def tokens(session: AsyncSession, scope: OrgScope) -> list[ApiToken]:
-    return list(await session.scalars(
-        select(ApiToken).where(ApiToken.org_id == scope.org_id).order_by(ApiToken.created_at.desc())
-    ))
+    return list(
+        await session.scalars(
+            select(ApiToken).where(ApiToken.org_id == scope.org_id).order_by(ApiToken.created_at.desc())
+        )
+    )
 
 
 async def token(session: AsyncSession, scope: OrgScope, token_id: str) -> ApiToken | None:

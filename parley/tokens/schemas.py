@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
-from typing import Annotated
 
 from parley.kit.schemas import RequestBody, ResponseBody
 from parley.tenancy.permissions import Role
@@ -14,8 +14,9 @@ TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 class TokenIn(RequestBody):
     name: TokenName
     role: Role
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650,
-                                        description="Omit for a token that lasts until revoked.")
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Omit for a token that lasts until revoked."
+    )
 
 
 class TokenOut(ResponseBody):

@@ -25,7 +25,12 @@ class NewToken:
 
 
 async def do_create_token(
-    db: AsyncSession, runtime: Runtime, scope: OrgScope, *, name: str, role: Role,
+    db: AsyncSession,
+    runtime: Runtime,
+    scope: OrgScope,
+    *,
+    name: str,
+    role: Role,
     expires_in_days: int | None,
 ) -> NewToken:
     if role.rank > scope.role.rank:
@@ -33,14 +38,27 @@ async def do_create_token(
     now = runtime.clock.now()
     secret = new_secret(TOKEN_PREFIX)
     token = ApiToken(
-        id=new_id("tok"), org_id=scope.org_id, name=name, role=role.value, token_hash=hash_secret(secret),
-        hint=secret[-4:], created_by_user_id=scope.actor.user_id, created_at=now,
+        id=new_id("tok"),
+        org_id=scope.org_id,
+        name=name,
+        role=role.value,
+        token_hash=hash_secret(secret),
+        hint=secret[-4:],
+        created_by_user_id=scope.actor.user_id,
+        created_at=now,
         expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     db.add(token)
     await db.flush()
-    await audit.record_in_scope(db, runtime.clock, scope, "token.created", target_type="token", target_id=token.id,
-                                details={"role": role, "expires_at": token.expires_at})
+    await audit.record_in_scope(
+        db,
+        runtime.clock,
+        scope,
+        "token.created",
+        target_type="token",
+        target_id=token.id,
+        details={"role": role, "expires_at": token.expires_at},
+    )
     return NewToken(token, secret)
 
 
@@ -57,6 +75,5 @@ async def do_revoke_token(db: AsyncSession, runtime: Runtime, scope: OrgScope, t
         raise Forbidden(f"your role ({scope.role}) cannot revoke a {token.role} token")
     if token.revoked_at is None:
         token.revoked_at = runtime.clock.now()
-        await audit.record_in_scope(db, runtime.clock, scope, "token.revoked", target_type="token",
-                                    target_id=token.id)
+        await audit.record_in_scope(db, runtime.clock, scope, "token.revoked", target_type="token", target_id=token.id)
     return token
