@@ -58,9 +58,12 @@ def _fail(message: str) -> typer.Exit:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (runs as PARLEY_DATABASE_OWNER_URL when set)."""
+    from parley.kit.keys import load_master_key
     from parley.kit.migrate import upgrade
 
-    upgrade(_settings())
+    settings = _settings()
+    upgrade(settings)
+    load_master_key(settings)  # embedded mode: the first setup step also creates the key
     typer.echo("database is up to date")
 
 

@@ -38,10 +38,11 @@ MASTER_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if inspect.iscoroutinefunction(getattr(item, "function", None)):
-            item.add_marker(pytest.mark.anyio)
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Every `async def test_*` runs on asyncio through anyio's plugin, without a marker in each file."""
+    if name.startswith("test") and inspect.iscoroutinefunction(obj):
+        pytest.mark.anyio(obj)
 
 
 def pytest_report_header() -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.kit.clock import Clock
 from parley.kit.context import Actor
+from parley.kit.db import set_pg_setting
 from parley.kit.ids import new_id
 from parley.models import AuditEvent
 from parley.tenancy.scope import OrgScope
@@ -82,3 +83,12 @@ async def list_events(
         query = query.where(AuditEvent.action == action)
     result = await session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit))
     return list(result)
+
+
+async def list_platform_events(session: AsyncSession, *, limit: int, before: str | None = None) -> list[AuditEvent]:
+    """Events outside any organisation (sign-ins, accounts), for the platform super-admin only."""
+    await set_pg_setting(session, "app.platform", "on")
+    query = select(AuditEvent).where(AuditEvent.org_id.is_(None))
+    if before:
+        query = query.where(AuditEvent.id < before)
+    return list(await session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))

@@ -3,9 +3,13 @@ being a super-admin grants no access to any organisation's data (join it as a me
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from parley.auth.dependencies import Db, RuntimeDep, SuperadminDep
+from parley.privacy import audit
+from parley.privacy.schemas import AuditEventOut, AuditPageOut
 from parley.tenancy import platform
 from parley.tenancy import repository as repo
 from parley.tenancy.schemas import OrganizationOut, PlatformOrganizationCreatedOut, PlatformOrganizationIn
@@ -28,4 +32,19 @@ async def create_organization(
     return PlatformOrganizationCreatedOut(
         organization=OrganizationOut.model_validate(created.organization),
         owner_invitation_url=created.owner_invitation_url,
+    )
+
+
+@router.get("/audit", response_model=AuditPageOut)
+async def list_platform_audit_events(
+    _: SuperadminDep,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[str | None, Query(max_length=40)] = None,
+) -> AuditPageOut:
+    """Sign-ins, failed sign-ins and account events, which belong to no organisation."""
+    events = await audit.list_platform_events(db, limit=limit + 1, before=before)
+    page = events[:limit]
+    return AuditPageOut(
+        events=[AuditEventOut.model_validate(e) for e in page], next_before=page[-1].id if len(events) > limit else None
     )

@@ -179,7 +179,12 @@ def upgrade() -> None:
     enable_tenant_rls("memberships", lookup="user_id = current_setting('app.user_id', true)")
     enable_tenant_rls("invitations", lookup="token_hash = current_setting('app.token_hash', true)")
     enable_tenant_rls("api_tokens", lookup="token_hash = current_setting('app.token_hash', true)")
-    enable_tenant_rls("audit_events", insert_platform_rows=True)
+    # Platform events (sign-ins, account creation) have no organisation; only the platform admin view reads them.
+    enable_tenant_rls(
+        "audit_events",
+        lookup="org_id IS NULL AND current_setting('app.platform', true) = 'on'",
+        insert_platform_rows=True,
+    )
     _audit_append_only()
 
 
