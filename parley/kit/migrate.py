@@ -16,6 +16,21 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
+# Schema objects that live outside the models on purpose: the SQLite FTS5 index (a virtual table and its
+# shadow tables) and PostgreSQL's generated search column. Autogenerate and the model/migration check skip them.
+UNMODELLED_PREFIXES = ("chunks_fts",)
+UNMODELLED_COLUMNS = {("chunks", "search_vector")}
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    if type_ == "table" and name and name.startswith(UNMODELLED_PREFIXES):
+        return False
+    if type_ == "column" and reflected and compare_to is None:
+        table = getattr(getattr(obj, "table", None), "name", None)
+        return (table, name) not in UNMODELLED_COLUMNS
+    return not (type_ == "index" and name == "ix_chunks_search_vector")
+
+
 def upgrade(settings: Settings, revision: str = "head") -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(settings), revision)

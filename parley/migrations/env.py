@@ -12,6 +12,7 @@ from sqlalchemy.pool import NullPool
 
 import parley.models  # noqa: F401  (registers the tables)
 from parley.kit.db import Base
+from parley.kit.migrate import include_object
 from parley.settings import Settings
 
 # Tables the app role may only read and append to.
@@ -29,6 +30,7 @@ def _run(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

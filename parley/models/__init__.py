@@ -1,19 +1,37 @@
 """ORM models, one file per aggregate. Importing this package registers every table on `Base.metadata`."""
 
+from parley.models.agent import Agent, AgentKnowledgeBase, ProviderCredential
 from parley.models.api_token import ApiToken
 from parley.models.audit_event import AuditEvent
+from parley.models.contact import Contact, ContactIdentifier
+from parley.models.conversation import Conversation, Message
+from parley.models.knowledge import Chunk, Document, KnowledgeBase
 from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
+from parley.models.org_key import OrgKey
 from parley.models.organization import Organization
+from parley.models.usage import UsageDaily
 from parley.models.user import User, UserSession
 
 __all__ = [
+    "Agent",
+    "AgentKnowledgeBase",
     "ApiToken",
     "AuditEvent",
+    "Chunk",
+    "Contact",
+    "ContactIdentifier",
+    "Conversation",
+    "Document",
     "Invitation",
+    "KnowledgeBase",
     "LoginThrottle",
     "Membership",
+    "Message",
+    "OrgKey",
     "Organization",
+    "ProviderCredential",
+    "UsageDaily",
     "User",
     "UserSession",
 ]

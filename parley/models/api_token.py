@@ -26,6 +26,11 @@ class ApiToken(Base):
     hint: Mapped[str] = mapped_column(
         String(16), info=system(note="the last four characters of the secret, so staff can tell tokens apart")
     )
+    agent_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH),
+        ForeignKey("agents.id", ondelete="CASCADE"),
+        info=system(note="set for a token that may only talk to one agent (the OpenAI-compatible endpoint)"),
+    )
     created_by_user_id: Mapped[str | None] = mapped_column(
         String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), info=system()
     )
