@@ -11,9 +11,12 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from parley import __version__
+from parley.agents.api import router as agents_router
 from parley.auth.api import router as auth_router
+from parley.conversations.api import router as conversations_router
 from parley.kit import reconcilers
 from parley.kit.http import RequestContextMiddleware, install_error_handlers
+from parley.knowledge.api import router as knowledge_router
 from parley.ops.api import mount_docs
 from parley.ops.api import router as ops_router
 from parley.privacy.api import router as privacy_router
@@ -26,13 +29,17 @@ from parley.tokens.api import router as tokens_router
 
 class ParleyApp(FastAPI):
     max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 21 * 1_048_576
     hsts: bool = False
 
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, around Starlette's error middleware, so that even a 500 carries the request id and the
         # security headers.
         return RequestContextMiddleware(
-            super().build_middleware_stack(), max_body_bytes=self.max_body_bytes, hsts=self.hsts
+            super().build_middleware_stack(),
+            max_body_bytes=self.max_body_bytes,
+            max_upload_bytes=self.max_upload_bytes,
+            hsts=self.hsts,
         )
 
 
@@ -69,11 +76,22 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         'Errors are `{"error": code, "detail": message, "request_id": id}`.',
     )
     app.max_body_bytes = settings.max_body_bytes
+    app.max_upload_bytes = settings.max_upload_bytes
     app.hsts = settings.secure_cookies
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
-    for router in (ops_router, auth_router, tenancy_router, tokens_router, privacy_router, admin_router):
+    for router in (
+        ops_router,
+        auth_router,
+        tenancy_router,
+        tokens_router,
+        privacy_router,
+        admin_router,
+        agents_router,
+        knowledge_router,
+        conversations_router,
+    ):
         app.include_router(router)
     mount_docs(app)
     return app

@@ -13,6 +13,7 @@ from parley.auth.passwords import Passwords
 from parley.kit.clock import Clock, SystemClock
 from parley.kit.db import create_engine, make_sessionmaker
 from parley.kit.keys import derive_key, load_master_key
+from parley.llm.factory import BreakerRegistry
 from parley.settings import Settings
 
 
@@ -23,8 +24,11 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock
     passwords: Passwords
+    master_key: bytes = field(repr=False)
     csrf_key: bytes = field(repr=False)
     pseudonym_key: bytes = field(repr=False)
+    # Circuit breakers of the LLM providers, per credential: process-wide, like the failures they count.
+    breakers: BreakerRegistry = field(repr=False)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -34,12 +38,15 @@ def create_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     master = load_master_key(settings)
     engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
+    clock = clock or SystemClock()
     return Runtime(
         settings=settings,
         engine=engine,
         sessionmaker=make_sessionmaker(engine),
-        clock=clock or SystemClock(),
+        clock=clock,
         passwords=Passwords(settings),
+        master_key=master,
         csrf_key=derive_key(master, "parley/csrf/v1"),
         pseudonym_key=derive_key(master, "parley/pseudonym/v1"),
+        breakers=BreakerRegistry(clock=clock),
     )

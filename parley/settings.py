@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # Run the reconcilers inside `parley serve` (embedded mode). Scaled deployments run `parley worker`.
     embedded_worker: bool = True
 
+    # Knowledge-base URLs may point at private or loopback addresses (intranets; tests). Off: no SSRF.
+    knowledge_fetch_allow_private: bool = False
+    # Uploads (knowledge documents) may exceed max_body_bytes up to this size.
+    max_upload_bytes: int = Field(default=21 * 1024 * 1024, ge=1024)
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import count
 
 import httpx
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
+from parley.auth import repository as auth_repo
 from parley.auth import service as auth_service
 from parley.kit.context import Actor, RequestInfo
-from parley.kit.db import unit_of_work
+from parley.kit.db import Base, unit_of_work
+from parley.models import ApiToken
 from parley.runtime import Runtime
+from parley.settings import Settings
 from parley.tenancy import platform
 from parley.tenancy.permissions import Role
 from parley.tokens import service as token_service
@@ -75,3 +84,96 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWOR
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
     return {"X-CSRF-Token": response.json()["csrf_token"]}
+
+
+# --- Helpers for the behaviour tests (roles, tokens, invitations, members) ---------------------------------
+
+BASE_URL = "http://127.0.0.1:8000"
+
+
+def new_client(app: object, ip: str = "203.0.113.8") -> httpx.AsyncClient:
+    """A second browser: its own cookie jar (use as `async with new_client(app) as other:`)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, 50001))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
+
+
+async def user_id_of(runtime: Runtime, email: str) -> str:
+    async with unit_of_work(runtime.sessionmaker, write=False) as db:
+        user = await auth_repo.user_by_email(db, email)
+    assert user is not None, email
+    return user.id
+
+
+async def member_ids(client: httpx.AsyncClient, org_id: str, headers: dict[str, str]) -> dict[str, str]:
+    """email -> membership id, read through the API."""
+    response = await client.get(f"/api/v1/orgs/{org_id}/members", headers=headers)
+    assert response.status_code == 200, response.text
+    return {m["email"]: m["id"] for m in response.json()}
+
+
+async def member_roles(client: httpx.AsyncClient, org_id: str, headers: dict[str, str]) -> dict[str, str]:
+    """email -> role, read through the API."""
+    response = await client.get(f"/api/v1/orgs/{org_id}/members", headers=headers)
+    assert response.status_code == 200, response.text
+    return {m["email"]: m["role"] for m in response.json()}
+
+
+async def audit_events(
+    client: httpx.AsyncClient, org_id: str, headers: dict[str, str], action: str | None = None
+) -> list[dict[str, object]]:
+    """The organisation's audit log through the API, newest first (every page)."""
+    events: list[dict[str, object]] = []
+    params: dict[str, str | int] = {"limit": 500}
+    if action:
+        params["action"] = action
+    while True:
+        response = await client.get(f"/api/v1/orgs/{org_id}/audit", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        events.extend(page["events"])
+        if not page["next_before"]:
+            return events
+        params["before"] = page["next_before"]
+
+
+async def set_token_expiry(runtime: Runtime, org_id: str, token_id: str, expires_at: datetime) -> None:
+    """Gives an existing token an expiry directly in the database (independent of token creation)."""
+    async with unit_of_work(runtime.sessionmaker) as db:
+        await platform.system_scope(db, org_id, ACTOR)  # sets the tenant for row-level security on PostgreSQL
+        await db.execute(update(ApiToken).where(ApiToken.id == token_id).values(expires_at=expires_at))
+
+
+async def database_rows(settings: Settings) -> dict[str, list[dict[str, object]]]:
+    """Every row of every table in the database (found by reflection, so a table the models forget is read too),
+    read as the schema owner so that PostgreSQL row-level security hides nothing."""
+    engine = create_async_engine(settings.effective_owner_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            names = await conn.run_sync(lambda sync: sa_inspect(sync).get_table_names())
+            assert {t.name for t in Base.metadata.sorted_tables} <= set(names), names
+            rows: dict[str, list[dict[str, object]]] = {}
+            for name in names:
+                result = await conn.execute(text(f'SELECT * FROM "{name}"'))
+                rows[name] = [dict(row._mapping) for row in result]
+    finally:
+        await engine.dispose()
+    return rows
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("latin-1")
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+async def database_text(settings: Settings) -> str:
+    """The whole database as one string: every column of every row as text, one cell per line."""
+    return "\n".join(
+        f"{table}\t{column}\t{_as_text(value)}"
+        for table, rows in (await database_rows(settings)).items()
+        for row in rows
+        for column, value in row.items()
+        if value is not None
+    )

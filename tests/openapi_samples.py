@@ -34,6 +34,8 @@ def sample(schema: dict[str, Any], spec: dict[str, Any], name: str = "") -> Any:
         return float(schema.get("minimum", 1))
     if kind == "boolean":
         return False
+    if schema.get("format") == "uri" or name == "url" or name.endswith("_url"):
+        return "https://example.com/page"
     if schema.get("format") == "email" or "email" in name:
         return "sample.person@example.com"
     if "password" in name:
@@ -41,8 +43,31 @@ def sample(schema: dict[str, Any], spec: dict[str, Any], name: str = "") -> Any:
     return "Sample value"
 
 
-def request_body(operation: dict[str, Any], spec: dict[str, Any]) -> Any:
+def request_kwargs(operation: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """httpx keyword arguments for a valid request body: JSON, or a multipart form with sample files."""
+    kwargs: dict[str, Any] = {}
+    query = {
+        p["name"]: sample(p["schema"], spec, p["name"])
+        for p in operation.get("parameters", [])
+        if p["in"] == "query" and p.get("required")
+    }
+    if query:
+        kwargs["params"] = query
+    return kwargs | _body(operation, spec)
+
+
+def _body(operation: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     content = operation.get("requestBody", {}).get("content", {})
-    if "application/json" not in content:
-        return None
-    return sample(content["application/json"]["schema"], spec)
+    if "application/json" in content:
+        return {"json": sample(content["application/json"]["schema"], spec)}
+    if "multipart/form-data" in content:
+        schema = resolve(content["multipart/form-data"]["schema"], spec)
+        files, data = {}, {}
+        for name, prop in schema.get("properties", {}).items():
+            prop = resolve(prop, spec)
+            if prop.get("format") == "binary" or prop.get("contentMediaType") == "application/octet-stream":
+                files[name] = ("sample.txt", b"Sample document text.", "text/plain")
+            elif name in schema.get("required", []):
+                data[name] = sample(prop, spec, name)
+        return {"files": files, "data": data}
+    return {}

@@ -17,7 +17,7 @@ import parley.models  # noqa: F401
 from parley.kit.db import Base
 from parley.runtime import Runtime
 from tests.factories import bearer, make_org, make_token, make_user, sign_in
-from tests.openapi_samples import request_body
+from tests.openapi_samples import request_kwargs
 
 # Path parameters that are not object ids (the invitation secret is a bearer credential, tested elsewhere).
 NOT_OBJECT_IDS = {"secret"}
@@ -49,8 +49,42 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
             f"/api/v1/orgs/{org.id}/invitations", json={"email": "invitee@example.com", "role": "agent"}, headers=csrf
         )
         members = await owner.get(f"/api/v1/orgs/{org.id}/members")
+        base = f"/api/v1/orgs/{org.id}"
+        kb = (await owner.post(f"{base}/knowledge-bases", json={"name": "FAQ"}, headers=csrf)).json()
+        document = await owner.post(
+            f"{base}/knowledge-bases/{kb['id']}/documents",
+            files={"file": ("faq.txt", b"We open at nine in the morning.", "text/plain")},
+            headers=csrf,
+        )
+        agent = (
+            await owner.post(f"{base}/agents", json={"name": "Helper", "knowledge_base_ids": [kb["id"]]}, headers=csrf)
+        ).json()
+        credential = await owner.post(
+            f"{base}/provider-credentials",
+            json={"name": "OpenAI", "provider": "openai", "api_key": "sk-victim-secret"},
+            headers=csrf,
+        )
+        agent_token = await owner.post(
+            f"{base}/tokens", json={"name": "widget", "role": "agent", "agent_id": agent["id"]}, headers=csrf
+        )
+        chat = await owner.post(
+            "/v1/chat/completions",
+            json={
+                "model": "parley",
+                "user": "visitor-1",
+                "messages": [{"role": "user", "content": "When do you open?"}],
+            },
+            headers=bearer(agent_token.json()["secret"]),
+        )
+        assert chat.status_code == 200, chat.text
+        conversations = (await owner.get(f"{base}/conversations")).json()["conversations"]
     owner_client_ids["invitation_id"] = invitation.json()["id"]
     owner_client_ids["member_id"] = next(m["id"] for m in members.json() if m["role"] == "agent")
+    owner_client_ids["knowledge_base_id"] = kb["id"]
+    owner_client_ids["document_id"] = document.json()["id"]
+    owner_client_ids["agent_id"] = agent["id"]
+    owner_client_ids["credential_id"] = credential.json()["id"]
+    owner_client_ids["conversation_id"] = conversations[0]["id"]
     return owner_client_ids
 
 
@@ -115,14 +149,14 @@ async def test_other_tenants_objects_are_not_found_and_unchanged(app, client, ru
         params = path_params(path)
         if any(p in NOT_OBJECT_IDS for p in params) or "org_id" not in params:
             continue
-        body = request_body(operation, spec)
+        body = request_kwargs(operation, spec)
         # 1. The victim's organisation id with the attacker's credentials.
         # 2. The attacker's own organisation with the victim's object ids.
         targets = [fill_path(path, victim)]
         if len(params) > 1:
             targets.append(fill_path(path, {**victim, "org_id": attacker.id}))
         for url in targets:
-            response = await client.request(method, url, json=body, headers=headers)
+            response = await client.request(method, url, headers=headers, **body)
             assert response.status_code == 404, f"{method} {url}: {response.status_code} {response.text}"
             assert response.json()["error"] == "not_found"
             checked += 1

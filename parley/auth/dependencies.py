@@ -134,6 +134,8 @@ async def org_scope(org_id: str, caller: PrincipalDep, db: Db) -> OrgScope:
     if caller.token is not None:
         if caller.token.org_id != org_id:
             raise NotFound("organisation not found")
+        if caller.token.agent_id is not None:
+            raise Forbidden("this token may only talk to its agent (POST /v1/chat/completions)", code="agent_token")
         role = Role(caller.token.role)
     else:
         assert caller.user is not None
@@ -146,6 +148,20 @@ async def org_scope(org_id: str, caller: PrincipalDep, db: Db) -> OrgScope:
 
 
 ScopeDep = Annotated[OrgScope, Depends(org_scope)]
+
+
+async def token_agent_scope(caller: Principal, db: AsyncSession) -> tuple[OrgScope, str]:
+    """The scope of an agent-bound API token (the OpenAI-compatible endpoint), and its agent."""
+    if caller.token is None or caller.token.agent_id is None:
+        raise Forbidden("use an API token created for an agent", code="agent_token_required")
+    await set_pg_setting(db, "app.org_id", caller.token.org_id)
+    return _mint(caller.token.org_id, Role(caller.token.role), caller.actor), caller.token.agent_id
+
+
+async def bind_scope(db: AsyncSession, scope: OrgScope) -> None:
+    """Apply an already-checked scope to another transaction (work that outlives the request's own, such as a
+    streamed response)."""
+    await set_pg_setting(db, "app.org_id", scope.org_id)
 
 
 def require(permission: Permission) -> Callable[[OrgScope], OrgScope]:

@@ -69,3 +69,17 @@ class TooManyRequests(ParleyError):
 class Unavailable(ParleyError):
     status_code = 503
     code = "unavailable"
+
+
+class InvalidField(ParleyError):
+    """A body that is well-formed but refers to something that does not fit (an unknown knowledge base, a
+    credential for another provider): 422 with the same `fields` shape as schema validation errors."""
+
+    status_code = 422
+    code = "invalid_request"
+
+    def __init__(self, location: str, message: str) -> None:
+        super().__init__(
+            f"{location}: {message}",
+            extra={"fields": [{"location": location, "message": message, "type": "value_error"}]},
+        )

@@ -58,9 +58,10 @@ class RequestContextMiddleware:
     """Gives every request an id (kept from X-Request-ID when well-formed), echoes it, adds the security
     headers, refuses oversized bodies with 413, and writes one structured access-log line."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int, hsts: bool) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
         self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -87,11 +88,13 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        # File uploads (multipart) get the larger upload limit; every other body the ordinary one.
+        limit = self.max_upload_bytes if _is_multipart(scope) else self.max_body_bytes
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            await _too_large(self.max_body_bytes, request_id, send_wrapper)
+        if declared is not None and declared > limit:
+            await _too_large(limit, request_id, send_wrapper)
         else:
-            await self.app(scope, self._limited(receive), send_wrapper)
+            await self.app(scope, self._limited(receive, limit), send_wrapper)
         if access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "request",
@@ -104,10 +107,9 @@ class RequestContextMiddleware:
                 },
             )
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         """Counts streamed body bytes too: a chunked upload without Content-Length is cut off at the limit."""
         received = 0
-        limit = self.max_body_bytes
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -129,6 +131,13 @@ def _request_id(scope: Scope) -> str:
             if _SAFE_REQUEST_ID.match(candidate):
                 return candidate
     return uuid.uuid4().hex
+
+
+def _is_multipart(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return bool(value.startswith(b"multipart/form-data"))
+    return False
 
 
 def _content_length(scope: Scope) -> int | None:

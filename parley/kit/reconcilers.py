@@ -29,8 +29,12 @@ class Reconciler:
 def registered() -> list[Reconciler]:
     # Imported here so that the kit does not depend on domains at import time.
     from parley.auth.tasks import purge_expired_credentials
+    from parley.knowledge.tasks import ingest_pending
 
-    return [Reconciler("auth.purge_expired_credentials", purge_expired_credentials)]
+    return [
+        Reconciler("auth.purge_expired_credentials", purge_expired_credentials),
+        Reconciler("knowledge.ingest_pending", ingest_pending),
+    ]
 
 
 async def run_once(runtime: Runtime, reconcilers: list[Reconciler] | None = None) -> dict[str, dict[str, int]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +39,8 @@ async def record(
         target_id=target_id,
         request_id=actor.request.request_id,
         ip=actor.request.ip,
-        details=details or {},
+        # Dates, enums and the like become their JSON form, so any detail a caller passes can be stored.
+        details=to_jsonable_python(details or {}),
     )
     session.add(event)
     await session.flush()

@@ -11,8 +11,15 @@
 | tokens:manage         |        |       |   ✓   |   ✓   |
 | audit:read            |        |       |   ✓   |   ✓   |
 | owners:manage         |        |       |       |   ✓   |
+| agents:read           |   ✓    |   ✓   |   ✓   |   ✓   |
+| knowledge:read        |   ✓    |   ✓   |   ✓   |   ✓   |
+| conversations:read    |        |   ✓   |   ✓   |   ✓   |
+| agents:test           |        |   ✓   |   ✓   |   ✓   |
+| agents:manage         |        |       |   ✓   |   ✓   |
+| knowledge:manage      |        |       |   ✓   |   ✓   |
+| credentials:manage    |        |       |   ✓   |   ✓   |
 
-Agents will gain conversation permissions (reply, take over) with the inbox; until then they read like viewers.
+Viewers see configuration but not conversations (personal data); agents read conversations and try agents.
 Nobody can grant a role above their own, admins cannot change or remove owners, and an organisation always
 keeps at least one owner.
 """
@@ -52,21 +59,32 @@ class Permission(StrEnum):
     TOKENS_MANAGE = "tokens:manage"
     AUDIT_READ = "audit:read"
     OWNERS_MANAGE = "owners:manage"
+    AGENTS_READ = "agents:read"
+    AGENTS_TEST = "agents:test"
+    AGENTS_MANAGE = "agents:manage"
+    KNOWLEDGE_READ = "knowledge:read"
+    KNOWLEDGE_MANAGE = "knowledge:manage"
+    CREDENTIALS_MANAGE = "credentials:manage"
+    CONVERSATIONS_READ = "conversations:read"
 
 
-_VIEWER = frozenset({Permission.ORG_READ, Permission.MEMBERS_READ})
-_ADMIN = _VIEWER | {
+_VIEWER = frozenset({Permission.ORG_READ, Permission.MEMBERS_READ, Permission.AGENTS_READ, Permission.KNOWLEDGE_READ})
+_AGENT = _VIEWER | {Permission.CONVERSATIONS_READ, Permission.AGENTS_TEST}
+_ADMIN = _AGENT | {
     Permission.ORG_UPDATE,
     Permission.MEMBERS_MANAGE,
     Permission.INVITATIONS_MANAGE,
     Permission.TOKENS_READ,
     Permission.TOKENS_MANAGE,
     Permission.AUDIT_READ,
+    Permission.AGENTS_MANAGE,
+    Permission.KNOWLEDGE_MANAGE,
+    Permission.CREDENTIALS_MANAGE,
 }
 
 MATRIX: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: _VIEWER,
-    Role.AGENT: _VIEWER,
+    Role.AGENT: _AGENT,
     Role.ADMIN: _ADMIN,
     Role.OWNER: _ADMIN | {Permission.OWNERS_MANAGE},
 }

@@ -139,7 +139,13 @@ async def accept_invitation(
 ) -> Joined:
     """Someone with an account must be signed in as the invited address; someone without one creates it here
     (name and password) and is signed in."""
-    invitation, org = await live_invitation(db, runtime, secret)
+    found, org = await live_invitation(db, runtime, secret)
+    # Lock the row (inside its tenant, where RLS lets us update it) and check again: of two simultaneous
+    # acceptances, the second waits here and then sees the invitation used.
+    locked = await repo.invitation_for_update(db, await system_scope(db, org.id, Actor.system(request)), found.id)
+    if locked is None or locked.accepted_at is not None:
+        raise Conflict("this invitation has already been used", code="invitation_used")
+    invitation = locked
     existing = await auth_repo.user_by_email(db, invitation.email)
     new_session = None
     if existing is not None:

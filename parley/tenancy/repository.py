@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.kit.db import set_pg_setting
@@ -47,14 +47,12 @@ async def member_by_email(session: AsyncSession, scope: OrgScope, email: str) ->
 
 
 async def owner_count(session: AsyncSession, scope: OrgScope) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.org_id == scope.org_id, Membership.role == "owner")
-        )
-        or 0
+    """Counts the owners with their rows locked (PostgreSQL), so that two concurrent demotions cannot both
+    see "another owner remains" and leave none. SQLite serialises write transactions already."""
+    owners = await session.scalars(
+        select(Membership.id).where(Membership.org_id == scope.org_id, Membership.role == "owner").with_for_update()
     )
+    return len(list(owners))
 
 
 async def invitations(session: AsyncSession, scope: OrgScope) -> list[Invitation]:
@@ -96,6 +94,17 @@ async def invitation_by_token_hash(session: AsyncSession, token_hash: str) -> tu
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+async def invitation_for_update(session: AsyncSession, scope: OrgScope, invitation_id: str) -> Invitation | None:
+    """The invitation, locked until the transaction ends: accepting it twice at once joins once."""
+    result: Invitation | None = await session.scalar(
+        select(Invitation)
+        .where(Invitation.org_id == scope.org_id, Invitation.id == invitation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result
 
 
 async def slug_taken(session: AsyncSession, slug: str) -> bool:

@@ -111,7 +111,10 @@ async def do_invite(db: AsyncSession, runtime: Runtime, scope: OrgScope, email: 
     if await repo.member_by_email(db, scope, email) is not None:
         raise Conflict("this person is already a member", code="already_member")
     now = runtime.clock.now()
-    for older in await repo.pending_invitations_for(db, scope, email):
+    older_links = await repo.pending_invitations_for(db, scope, email)
+    for older in older_links:
+        _check_can_manage(scope, Role(older.role))  # replacing a link is withdrawing it: same rights
+    for older in older_links:
         older.revoked_at = now  # one live link per person: re-inviting replaces the old link
     secret = new_secret()
     invitation = Invitation(

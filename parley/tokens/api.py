@@ -27,7 +27,7 @@ async def list_tokens(scope: ReadTokens, db: Db) -> object:
 @router.post("", response_model=TokenCreatedOut, status_code=status.HTTP_201_CREATED)
 async def create_token(body: TokenIn, scope: ManageTokens, db: Db, runtime: RuntimeDep) -> TokenCreatedOut:
     created = await service.do_create_token(
-        db, runtime, scope, name=body.name, role=body.role, expires_in_days=body.expires_in_days
+        db, runtime, scope, name=body.name, role=body.role, expires_in_days=body.expires_in_days, agent_id=body.agent_id
     )
     return TokenCreatedOut(**TokenOut.model_validate(created.token).model_dump(), secret=created.secret)
 

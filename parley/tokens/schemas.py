@@ -17,6 +17,9 @@ class TokenIn(RequestBody):
     expires_in_days: int | None = Field(
         default=None, ge=1, le=3650, description="Omit for a token that lasts until revoked."
     )
+    agent_id: str | None = Field(
+        default=None, description="Bind the token to one agent: it can then only call POST /v1/chat/completions."
+    )
 
 
 class TokenOut(ResponseBody):
@@ -24,6 +27,7 @@ class TokenOut(ResponseBody):
     name: str
     role: Role
     hint: str = Field(description="The secret's last four characters.")
+    agent_id: str | None
     created_by_user_id: str | None
     created_at: datetime
     expires_at: datetime | None

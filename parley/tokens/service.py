@@ -7,8 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.agents import repository as agents_repo
 from parley.auth.secrets import TOKEN_PREFIX, hash_secret, new_secret
-from parley.kit.errors import Forbidden, NotFound
+from parley.kit.errors import Forbidden, InvalidField, NotFound
 from parley.kit.ids import new_id
 from parley.models import ApiToken
 from parley.privacy import audit
@@ -32,9 +33,12 @@ async def do_create_token(
     name: str,
     role: Role,
     expires_in_days: int | None,
+    agent_id: str | None = None,
 ) -> NewToken:
     if role.rank > scope.role.rank:
         raise Forbidden(f"a token cannot have more rights than you ({scope.role})")
+    if agent_id is not None and await agents_repo.agent(db, scope, agent_id) is None:
+        raise InvalidField("body.agent_id", "no such agent in this organisation")
     now = runtime.clock.now()
     secret = new_secret(TOKEN_PREFIX)
     token = ApiToken(
@@ -44,6 +48,7 @@ async def do_create_token(
         role=role.value,
         token_hash=hash_secret(secret),
         hint=secret[-4:],
+        agent_id=agent_id,
         created_by_user_id=scope.actor.user_id,
         created_at=now,
         expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
@@ -57,7 +62,7 @@ async def do_create_token(
         "token.created",
         target_type="token",
         target_id=token.id,
-        details={"role": role, "expires_at": token.expires_at},
+        details={"role": role, "expires_at": token.expires_at, "agent_id": agent_id},
     )
     return NewToken(token, secret)
 

@@ -1,0 +1,103 @@
+"""Tenant-scoped SQL for contacts, conversations and messages."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.models import Contact, ContactIdentifier, Conversation, Message
+from parley.tenancy.scope import OrgScope
+
+
+async def identifier(db: AsyncSession, scope: OrgScope, kind: str, value: str) -> ContactIdentifier | None:
+    result: ContactIdentifier | None = await db.scalar(
+        select(ContactIdentifier).where(
+            ContactIdentifier.org_id == scope.org_id, ContactIdentifier.kind == kind, ContactIdentifier.value == value
+        )
+    )
+    return result
+
+
+async def contact(db: AsyncSession, scope: OrgScope, contact_id: str) -> Contact | None:
+    result: Contact | None = await db.scalar(
+        select(Contact).where(Contact.org_id == scope.org_id, Contact.id == contact_id)
+    )
+    return result
+
+
+async def open_conversation(
+    db: AsyncSession, scope: OrgScope, agent_id: str, contact_id: str, channel: str
+) -> Conversation | None:
+    result: Conversation | None = await db.scalar(
+        select(Conversation)
+        .where(
+            Conversation.org_id == scope.org_id,
+            Conversation.agent_id == agent_id,
+            Conversation.contact_id == contact_id,
+            Conversation.channel == channel,
+            Conversation.status == "open",
+        )
+        .order_by(Conversation.last_message_at.desc())
+        .limit(1)
+    )
+    return result
+
+
+async def conversation(db: AsyncSession, scope: OrgScope, conversation_id: str) -> Conversation | None:
+    result: Conversation | None = await db.scalar(
+        select(Conversation).where(Conversation.org_id == scope.org_id, Conversation.id == conversation_id)
+    )
+    return result
+
+
+async def conversations(
+    db: AsyncSession,
+    scope: OrgScope,
+    *,
+    agent_id: str | None,
+    needs_attention: bool | None,
+    status: str | None,
+    limit: int,
+    before: str | None,
+) -> list[Conversation]:
+    query = select(Conversation).where(Conversation.org_id == scope.org_id)
+    if agent_id:
+        query = query.where(Conversation.agent_id == agent_id)
+    if needs_attention is not None:
+        query = query.where(Conversation.needs_attention == needs_attention)
+    if status:
+        query = query.where(Conversation.status == status)
+    if before:
+        query = query.where(Conversation.id < before)
+    return list(await db.scalars(query.order_by(Conversation.id.desc()).limit(limit)))
+
+
+async def messages(db: AsyncSession, scope: OrgScope, conversation_id: str, *, limit: int = 500) -> list[Message]:
+    return list(
+        await db.scalars(
+            select(Message)
+            .where(Message.org_id == scope.org_id, Message.conversation_id == conversation_id)
+            .order_by(Message.created_at, Message.id)
+            .limit(limit)
+        )
+    )
+
+
+async def message_by_external_id(
+    db: AsyncSession, scope: OrgScope, conversation_id: str, external_id: str
+) -> Message | None:
+    result: Message | None = await db.scalar(
+        select(Message).where(
+            Message.org_id == scope.org_id,
+            Message.conversation_id == conversation_id,
+            Message.external_id == external_id,
+        )
+    )
+    return result
+
+
+async def reply_to(db: AsyncSession, scope: OrgScope, message_id: str) -> Message | None:
+    result: Message | None = await db.scalar(
+        select(Message).where(Message.org_id == scope.org_id, Message.reply_to_id == message_id)
+    )
+    return result
