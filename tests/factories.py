@@ -177,3 +177,15 @@ async def database_text(settings: Settings) -> str:
         for column, value in row.items()
         if value is not None
     )
+
+
+async def raw_scalars(runtime: Runtime, org_id: str, sql: str) -> list[object]:
+    """Raw SQL as the app role inside one tenant (on PostgreSQL, row-level security needs the tenant set)."""
+    from sqlalchemy import text
+
+    async with runtime.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT set_config('app.org_id', :o, true)"), {"o": org_id})
+        values = list((await conn.execute(text(sql))).scalars())
+        await conn.rollback()
+    return values

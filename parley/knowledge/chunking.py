@@ -15,9 +15,9 @@ Strategy, and why:
 - A question/answer pair is a complete answer already: each is a chunk of its own, never merged with neighbours
   and only split (repeating the question) when it exceeds `max_chars`.
 - `target_chars` bounds the new material in a chunk; `max_chars` bounds the whole chunk, overlap included.
-- Ingestion runs this over whole knowledge bases, so it is one linear pass. The sentence regex only matches
-  whitespace right after terminal punctuation (a fixed-width lookbehind), so it cannot backtrack; everything else
-  is plain string slicing. Output depends only on the input.
+- Ingestion runs this over whole knowledge bases, so it is one linear pass with no backtracking regex (see
+  `_SENTENCE_END`), and a block that fits the target is handled whole: only long blocks, and the tail of a chunk
+  that needs overlap, are split into sentences. Output depends only on the input.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def chunk(
 
 
 def split_sentences(text: str) -> list[str]:
+    """Sentences of `text`, trimmed, in order; abbreviations ("e.g.", "Dr.", initials) do not end one."""
     sentences: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):

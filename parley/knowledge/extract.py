@@ -292,9 +292,13 @@ def _docx_table(table: Table) -> Iterator[Block]:
 # --- HTML --------------------------------------------------------------------------------------------------------
 
 _HTML_NOISE = (
-    "script, style, nav, footer, header, aside, form, noscript, template, svg, iframe, dialog, button, select, "
+    "script, style, nav, aside, noscript, template, svg, iframe, dialog, button, select, input, textarea, "
     "[hidden], [aria-hidden=true], [role=navigation]"
 )
+# Site chrome, unless it belongs to the content (an article's own header holds its title). Forms are widgets, except
+# that some sites (ASP.NET WebForms) wrap the whole page in one: a form holding headings or the content is kept.
+_HTML_CHROME = "header, footer, form, [role=banner], [role=contentinfo]"
+_HTML_CONTENT = frozenset({"main", "article"})
 _HTML_HEADINGS = {f"h{level}": level for level in range(1, 7)}
 _HTML_INLINE = frozenset(
     (
@@ -312,6 +316,13 @@ def _extract_html(data: bytes) -> ExtractedDocument:
     title = clean(title_node.text()) if title_node else ""
     for node in tree.css(_HTML_NOISE):
         node.decompose()
+    for node in tree.css(_HTML_CHROME):
+        if node.tag == "form":
+            keep = node.css_first("main, article, h1, h2, h3") is not None
+        else:
+            keep = _has_ancestor(node, _HTML_CONTENT)
+        if not keep:
+            node.decompose()
     blocks = _html_blocks(_html_content_roots(tree))
     if not blocks and tree.body is not None:
         blocks = _html_blocks([tree.body])
@@ -323,14 +334,14 @@ def _html_content_roots(tree: LexborHTMLParser) -> list[LexborNode]:
     main = tree.css_first("main, [role=main]")
     if main is not None:
         return [main]
-    articles = [node for node in tree.css("article") if not _has_ancestor(node, "article")]
+    articles = [node for node in tree.css("article") if not _has_ancestor(node, {"article"})]
     return articles or ([tree.body] if tree.body is not None else [])
 
 
-def _has_ancestor(node: LexborNode, tag: str) -> bool:
+def _has_ancestor(node: LexborNode, tags: set[str] | frozenset[str]) -> bool:
     parent = node.parent
     while parent is not None:
-        if parent.tag == tag:
+        if parent.tag in tags:
             return True
         parent = parent.parent
     return False
@@ -345,16 +356,18 @@ def _html_blocks(roots: list[LexborNode]) -> list[Block]:
 
 
 class _HtmlWalker:
-    """Inline text accumulates until a block-level element starts; list items and table rows keep their kind."""
+    """Inline text accumulates until a block-level element starts; text inside list items and headings keeps
+    their kind."""
 
     def __init__(self) -> None:
         self.blocks: list[Block] = []
         self.inline: list[str] = []
         self.kind: BlockKind = "paragraph"
+        self.level = 0
 
     def flush(self) -> None:
         if self.inline:
-            self.blocks.append(Block(self.kind, clean("".join(self.inline))))
+            self.blocks.append(Block(self.kind, clean("".join(self.inline)), level=self.level))
             self.inline = []
 
     def walk(self, node: LexborNode, depth: int) -> None:
@@ -373,15 +386,14 @@ class _HtmlWalker:
                 self.flush()
 
     def _block(self, node: LexborNode, tag: str, depth: int) -> None:
-        if tag in _HTML_HEADINGS:
-            self.blocks.append(Block("heading", clean(node.text(separator=" ")), level=_HTML_HEADINGS[tag]))
-        elif tag == "tr" and len(cells := [c for c in node.iter() if c.tag in ("td", "th")]) > 1:
+        if tag == "tr" and len(cells := [c for c in node.iter() if c.tag in ("td", "th")]) > 1:
             self.blocks.append(Block("table_row", " | ".join(t for c in cells if (t := clean(c.text(separator=" "))))))
-        elif tag == "li":
-            outer, self.kind = self.kind, "list_item"
+        elif tag == "li" or tag in _HTML_HEADINGS:
+            outer = self.kind, self.level
+            self.kind, self.level = ("list_item", 0) if tag == "li" else ("heading", _HTML_HEADINGS[tag])
             self.walk(node, depth + 1)
             self.flush()
-            self.kind = outer
+            self.kind, self.level = outer
         else:
             self.walk(node, depth + 1)
 
@@ -419,14 +431,19 @@ def _front_matter(text: str) -> tuple[str, str | None]:
 
 
 def _md_inline(text: str) -> str:
-    def link(match: re.Match[str]) -> str:
-        image, label, url = match.groups()
-        if image or not url.startswith(("http", "mailto:", "tel:")) or url == label:
-            return label
-        return f"{label} ({url})"
-
-    text = _MD_AUTOLINK.sub(r"\1", _MD_LINK.sub(link, text))
+    if "](" in text:
+        text = _MD_LINK.sub(_md_link, text)
+    if "<" in text:
+        text = _MD_AUTOLINK.sub(r"\1", text)
     return text.replace("**", "").replace("__", "").replace("`", "")
+
+
+def _md_link(match: re.Match[str]) -> str:
+    """Images become their alt text; links keep their address, which customers may need."""
+    image, label, url = match.groups()
+    if image or not url.startswith(("http", "mailto:", "tel:")) or url == label:
+        return label
+    return f"{label} ({url})"
 
 
 class _LineParser:

@@ -31,6 +31,10 @@ _POSTGRES = text(
 ).bindparams(bindparam("kb_ids", expanding=True))
 
 
+def _stem(word: str) -> str:
+    return word[: max(4, len(word) - 3)] if len(word) >= 6 else word
+
+
 async def search(
     db: AsyncSession, scope: OrgScope, knowledge_base_ids: list[str], query: str, *, limit: int = 5
 ) -> list[Passage]:
@@ -38,8 +42,13 @@ async def search(
     words = terms(query, keep_accents=postgres)[:MAX_TERMS]
     if not words or not knowledge_base_ids:
         return []
-    # Terms are \w+ runs, so quoting is enough to keep them literal in both query languages.
-    expression = " | ".join(words) if postgres else " OR ".join(f'"{w}"' for w in words)
+    # Terms are \w+ runs, so quoting is enough to keep them literal in both query languages. Long words are
+    # searched by prefix, a language-neutral stand-in for stemming ("reserve" finds "reserved", "reservation").
+    stems = [_stem(w) for w in words]
+    if postgres:
+        expression = " | ".join(f"{w}:*" if w != word else w for w, word in zip(stems, words, strict=True))
+    else:
+        expression = " OR ".join(f'"{w}"*' if w != word else f'"{w}"' for w, word in zip(stems, words, strict=True))
     rows = await db.execute(
         _POSTGRES if postgres else _SQLITE,
         {"query": expression, "org_id": scope.org_id, "kb_ids": knowledge_base_ids, "limit": limit},

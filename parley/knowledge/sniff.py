@@ -141,13 +141,15 @@ def decode_text(data: bytes) -> str:
         text = _decode(data, "utf-16")
     else:
         text = _decode(data, "utf-8") or _decode(data, _declared_html_charset(data))
-    if text is None:
-        if _CONTROL_CHARS.search(data[:_SAMPLE_CHARS].decode("latin-1")):
-            raise UnsupportedDocument(f"this is binary data, not a supported document type ({SUPPORTED})")
+    if text is None and not _is_binary(data[:_SAMPLE_CHARS].decode("latin-1")):
         raise UnsupportedDocument("this text file is not UTF-8 encoded; save it as UTF-8 and upload it again")
-    if len(_CONTROL_CHARS.findall(text)) > max(_TOLERATED_CONTROL_CHARS, len(text) * _MAX_CONTROL_RATIO):
+    if text is None or _is_binary(text):
         raise UnsupportedDocument(f"this is binary data, not a supported document type ({SUPPORTED})")
     return text
+
+
+def _is_binary(text: str) -> bool:
+    return len(_CONTROL_CHARS.findall(text)) > max(_TOLERATED_CONTROL_CHARS, len(text) * _MAX_CONTROL_RATIO)
 
 
 def csv_delimiter(text: str) -> str | None:
