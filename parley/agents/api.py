@@ -19,7 +19,7 @@ from parley.agents.schemas import (
     ReplyOut,
     TurnIn,
 )
-from parley.auth.dependencies import Db, RuntimeDep, require
+from parley.auth.dependencies import Db, RuntimeDep, reads_only, require
 from parley.conversations import engine
 from parley.models import Agent
 from parley.tenancy.permissions import Permission
@@ -69,11 +69,11 @@ async def delete_agent(agent_id: str, scope: ManageAgents, db: Db, runtime: Runt
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/agents/{agent_id}/test", response_model=ReplyOut)
+@router.post("/agents/{agent_id}/test", response_model=ReplyOut, dependencies=[Depends(reads_only)])
 async def test_agent(agent_id: str, body: TurnIn, scope: TestAgents, db: Db, runtime: RuntimeDep) -> ReplyOut:
     """Try the agent: one turn with the given history, nothing stored, no customer conversation created."""
     agent = await service.access_agent(db, scope, agent_id)
-    reply = await engine.try_agent(db, runtime, scope, agent, body.message, [(h.role, h.content) for h in body.history])
+    reply = await engine.try_agent(runtime, scope, agent, body.message, [(h.role, h.content) for h in body.history])
     return reply.out()
 
 

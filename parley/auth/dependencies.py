@@ -39,9 +39,20 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def _writes(request: Request) -> bool:
+    return request.method not in SAFE_METHODS and not getattr(request.state, "reads_only", False)
+
+
+def reads_only(request: Request) -> None:
+    """Route dependency (`dependencies=[Depends(reads_only)]`) for a POST whose request transaction only reads
+    and that writes in short transactions of its own: a conversation turn, which must not hold SQLite's write
+    lock while a model thinks. Route-level dependencies run before the others, so the flag is set in time."""
+    request.state.reads_only = True
+
+
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request, one transaction: committed before the response is sent, rolled back on any error."""
-    async with unit_of_work(get_runtime(request).sessionmaker, write=request.method not in SAFE_METHODS) as session:
+    async with unit_of_work(get_runtime(request).sessionmaker, write=_writes(request)) as session:
         yield session
 
 
@@ -96,7 +107,7 @@ async def _touch(request: Request, db: AsyncSession, runtime: Runtime, row: ApiT
     last = row.last_used_at if isinstance(row, ApiToken) else row.last_seen_at
     if not service.due_for_touch(last, now):
         return
-    if request.method not in SAFE_METHODS:
+    if _writes(request):
         await _apply_touch(db, row, now)
         return
     async with unit_of_work(runtime.sessionmaker) as own:
@@ -156,12 +167,6 @@ async def token_agent_scope(caller: Principal, db: AsyncSession) -> tuple[OrgSco
         raise Forbidden("use an API token created for an agent", code="agent_token_required")
     await set_pg_setting(db, "app.org_id", caller.token.org_id)
     return _mint(caller.token.org_id, Role(caller.token.role), caller.actor), caller.token.agent_id
-
-
-async def bind_scope(db: AsyncSession, scope: OrgScope) -> None:
-    """Apply an already-checked scope to another transaction (work that outlives the request's own, such as a
-    streamed response)."""
-    await set_pg_setting(db, "app.org_id", scope.org_id)
 
 
 def require(permission: Permission) -> Callable[[OrgScope], OrgScope]:

@@ -9,10 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.agents import service as agents_service
-from parley.auth.dependencies import Db, PrincipalDep, RuntimeDep, bind_scope, require, token_agent_scope
+from parley.auth.dependencies import Db, PrincipalDep, RuntimeDep, reads_only, require, token_agent_scope
 from parley.conversations import engine, service
 from parley.conversations import repository as repo
 from parley.conversations.engine import Reply
@@ -23,12 +22,11 @@ from parley.conversations.schemas import (
     MessageOut,
     TranscriptOut,
 )
-from parley.kit.db import unit_of_work
 from parley.kit.errors import InvalidField
 from parley.kit.ids import new_id
 from parley.llm.base import TextDelta
 from parley.tenancy.permissions import Permission
-from parley.tenancy.scope import OrgScope
+from parley.tenancy.scope import OrgScope, scoped_unit_of_work
 
 router = APIRouter(tags=["conversations"])
 
@@ -83,12 +81,15 @@ def _text(content: str | list[dict[str, object]] | None) -> str:
     return content or ""
 
 
-@router.post("/v1/chat/completions", tags=["openai compatible"], response_model=None)
+@router.post(
+    "/v1/chat/completions", tags=["openai compatible"], response_model=None, dependencies=[Depends(reads_only)]
+)
 async def chat_completions(
     body: ChatCompletionIn, caller: PrincipalDep, db: Db, runtime: RuntimeDep
 ) -> StreamingResponse | dict[str, object]:
     """Talk to an agent with any OpenAI client. Authenticate with an API token created for that agent; the
-    agent's own instructions, knowledge and provider apply (`model` is echoed, not used)."""
+    agent's own instructions, knowledge and provider apply (`model` is echoed, not used). With `user`, the
+    turns are kept as that person's conversation; without, nothing is stored but usage."""
     scope, agent_id = await token_agent_scope(caller, db)
     agent = await agents_service.access_agent(db, scope, agent_id)
     turns: list[tuple[str, str]] = [
@@ -102,34 +103,27 @@ async def chat_completions(
     completion_id = f"chatcmpl-{new_id('cmp')[4:]}"
     created = int(time.time())
 
-    async def turn(session: AsyncSession) -> AsyncIterator[object]:
+    async def turn() -> AsyncIterator[object]:
+        # Each step manages its own short transactions (see conversations.service), so this also runs after
+        # the request's transaction has ended, while a streamed response is being sent.
         if body.user:
-            contact = await service.contact_for(session, runtime, scope, "api", body.user)
-            conversation = await service.conversation_for(session, runtime, scope, agent, contact, "api")
-            async for item in service.receive(
-                session, runtime, scope, conversation, agent, text=message, external_id=None
-            ):
+            async with scoped_unit_of_work(runtime.sessionmaker, scope) as session:
+                contact = await service.contact_for(session, runtime, scope, "api", body.user)
+                conversation = await service.conversation_for(session, runtime, scope, agent, contact, "api")
+            async for item in service.receive(runtime, scope, agent, conversation.id, text=message, external_id=None):
                 yield item
         else:
-            async for item in engine.stream_turn(session, runtime, scope, agent, message, history):
+            async for item in engine.stream_unstored(runtime, scope, agent, message, history):
                 yield item
 
-    if not body.stream:
-        reply: Reply | None = None
-        async for item in turn(db):
-            if isinstance(item, Reply):
-                reply = item
-        assert reply is not None
-        return _completion(completion_id, created, body.model, reply)
-
-    async def streamed() -> AsyncIterator[str]:
-        # The request's transaction has committed by the time the body streams: the turn gets its own.
-        async with unit_of_work(runtime.sessionmaker) as session:
-            await bind_scope(session, scope)
-            async for line in _sse(turn(session), completion_id, created, body.model):
-                yield line
-
-    return StreamingResponse(streamed(), media_type="text/event-stream")
+    if body.stream:
+        return StreamingResponse(_sse(turn(), completion_id, created, body.model), media_type="text/event-stream")
+    reply: Reply | None = None
+    async for item in turn():
+        if isinstance(item, Reply):
+            reply = item
+    assert reply is not None
+    return _completion(completion_id, created, body.model, reply)
 
 
 def _completion(completion_id: str, created: int, model: str, reply: Reply) -> dict[str, object]:

@@ -39,7 +39,7 @@ from parley.llm.base import (
 from parley.llm.offline import OfflineProvider
 from parley.models import Agent
 from parley.runtime import Runtime
-from parley.tenancy.scope import OrgScope
+from parley.tenancy.scope import OrgScope, scoped_unit_of_work
 
 log = logging.getLogger("parley.engine")
 PASSAGES = 5
@@ -165,17 +165,6 @@ async def stream_turn(
     if reply.handoff and not reply.text:
         reply.text = phrase("handoff", language)
         yield TextDelta(reply.text)
-    await usage_ledger.record(
-        db,
-        runtime,
-        scope,
-        agent_id=agent.id,
-        provider=reply.provider,
-        model=reply.model,
-        calls=0 if agent.provider == "offline" else 1,
-        input_tokens=reply.input_tokens,
-        output_tokens=reply.output_tokens,
-    )
     yield reply
 
 
@@ -220,16 +209,48 @@ async def run_turn(
     return reply
 
 
+async def record_usage(db: AsyncSession, runtime: Runtime, scope: OrgScope, agent_id: str, reply: Reply) -> None:
+    await usage_ledger.record(
+        db,
+        runtime,
+        scope,
+        agent_id=agent_id,
+        provider=reply.provider,
+        model=reply.model,
+        calls=0 if reply.provider == "offline" else 1,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+    )
+
+
+async def stream_unstored(
+    runtime: Runtime, scope: OrgScope, agent: Agent, message: str, history: list[tuple[str, str]]
+) -> AsyncIterator[TextDelta | Reply]:
+    """A turn that stores no conversation (a test chat, a stateless API call); usage is still recorded. The
+    turn reads in its own transaction and usage is written in another, so no write lock is held while the
+    model thinks."""
+    reply: Reply | None = None
+    async with scoped_unit_of_work(runtime.sessionmaker, scope, write=False) as db:
+        async for item in stream_turn(db, runtime, scope, agent, message, history):
+            if isinstance(item, Reply):
+                reply = item
+            else:
+                yield item
+    assert reply is not None
+    async with scoped_unit_of_work(runtime.sessionmaker, scope) as db:
+        await record_usage(db, runtime, scope, agent.id, reply)
+    yield reply
+
+
 async def try_agent(
-    db: AsyncSession,
-    runtime: Runtime,
-    scope: OrgScope,
-    agent: Agent,
-    message: str,
-    history: list[tuple[str, str]],
+    runtime: Runtime, scope: OrgScope, agent: Agent, message: str, history: list[tuple[str, str]]
 ) -> Reply:
-    """A turn that stores no conversation (the staff's test chat); usage is still recorded."""
-    return await run_turn(db, runtime, scope, agent, message, history)
+    reply: Reply | None = None
+    async for item in stream_unstored(runtime, scope, agent, message, history):
+        if isinstance(item, Reply):
+            reply = item
+    assert reply is not None
+    return reply
 
 
 async def check_credential(

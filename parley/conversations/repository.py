@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,3 +103,30 @@ async def reply_to(db: AsyncSession, scope: OrgScope, message_id: str) -> Messag
         select(Message).where(Message.org_id == scope.org_id, Message.reply_to_id == message_id)
     )
     return result
+
+
+async def message(db: AsyncSession, scope: OrgScope, message_id: str) -> Message | None:
+    result: Message | None = await db.scalar(
+        select(Message).where(Message.org_id == scope.org_id, Message.id == message_id)
+    )
+    return result
+
+
+async def unanswered(db: AsyncSession, scope: OrgScope, *, before: datetime, limit: int) -> list[Message]:
+    """Inbound messages recorded but never answered (their process died mid-turn), oldest first."""
+    return list(
+        await db.scalars(
+            select(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.org_id == scope.org_id,
+                Message.role == "user",
+                Message.handled_at.is_(None),
+                Message.created_at < before,
+                Conversation.handed_off.is_(False),
+                Conversation.agent_id.is_not(None),
+            )
+            .order_by(Message.created_at)
+            .limit(limit)
+        )
+    )

@@ -20,7 +20,7 @@ from parley.models import Agent, Contact, ContactIdentifier, Conversation, Messa
 from parley.privacy import audit
 from parley.privacy.keys import org_cipher
 from parley.runtime import Runtime
-from parley.tenancy.scope import OrgScope
+from parley.tenancy.scope import OrgScope, scoped_unit_of_work
 
 
 def message_record(message_id: str) -> str:
@@ -80,78 +80,126 @@ async def conversation_for(
     return conversation
 
 
-async def history(db: AsyncSession, cipher: Cipher, scope: OrgScope, conversation_id: str) -> list[tuple[str, str]]:
-    return [
-        ("assistant" if m.role in ("assistant", "staff") else "user", open_body(cipher, m))
-        for m in await repo.messages(db, scope, conversation_id)
-        if m.role in ("user", "assistant", "staff")
-    ]
-
-
 @dataclass(frozen=True)
 class Stored:
-    inbound: Message
-    reply: Message | None
+    inbound_id: str
+    reply_id: str | None
     replay: bool  # the inbound message had been received before (a channel retry)
 
 
+@dataclass(frozen=True)
+class _Received:
+    inbound_id: str
+    answered: Message | None
+    handed_off: bool
+    history: list[tuple[str, str]]
+
+
 async def receive(
-    db: AsyncSession,
-    runtime: Runtime,
-    scope: OrgScope,
-    conversation: Conversation,
-    agent: Agent,
-    *,
-    text: str,
-    external_id: str | None,
+    runtime: Runtime, scope: OrgScope, agent: Agent, conversation_id: str, *, text: str, external_id: str | None
 ) -> AsyncIterator[TextDelta | Reply | Stored]:
-    """Records an inbound message once, answers it once, and yields the reply as it streams, then the settled
-    Reply and what was stored. A retried delivery (same external id) replays the stored reply."""
+    """Records an inbound message once and answers it once, yielding the reply as it streams, then the settled
+    Reply and what was stored. Three short transactions: record the message (committed before anything else
+    happens, so it is never lost), run the turn (reads only, however long the model takes), store the reply.
+    A retried delivery (same external id) replays the stored reply instead of answering again."""
+    async with scoped_unit_of_work(runtime.sessionmaker, scope) as db:
+        received = await _record_inbound(db, runtime, scope, conversation_id, text, external_id)
+        if received.answered is not None:
+            cipher = await org_cipher(db, runtime, scope)
+            conversation = await access_conversation(db, scope, conversation_id)
+            replayed = _reply_from(received.answered, cipher, conversation)
+    if received.answered is not None:
+        yield TextDelta(replayed.text)
+        yield replayed
+        yield Stored(received.inbound_id, received.answered.id, replay=True)
+        return
+    if received.handed_off:  # a person has taken over: the AI stays silent
+        yield Stored(received.inbound_id, None, replay=False)
+        return
+    async for item in answer(runtime, scope, agent, conversation_id, received.inbound_id, text, received.history):
+        yield item
+
+
+async def _record_inbound(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str, text: str, external_id: str | None
+) -> _Received:
+    conversation = await access_conversation(db, scope, conversation_id)
     cipher = await org_cipher(db, runtime, scope)
     if external_id:
-        earlier = await repo.message_by_external_id(db, scope, conversation.id, external_id)
+        earlier = await repo.message_by_external_id(db, scope, conversation_id, external_id)
         if earlier is not None:
-            answer = await repo.reply_to(db, scope, earlier.id)
-            if answer is not None:
-                yield TextDelta(open_body(cipher, answer))
-                yield _reply_from(answer, cipher, conversation)
-                yield Stored(earlier, answer, replay=True)
-                return
-    previous = await history(db, cipher, scope, conversation.id)
+            previous = [h for m, h in await _history(db, cipher, scope, conversation_id) if m != earlier.id]
+            return _Received(earlier.id, await repo.reply_to(db, scope, earlier.id), conversation.handed_off, previous)
+    previous = [h for _, h in await _history(db, cipher, scope, conversation_id)]
     now = runtime.clock.now()
     inbound = Message(
         id=new_id("msg"),
         org_id=scope.org_id,
-        conversation_id=conversation.id,
+        conversation_id=conversation_id,
         role="user",
         external_id=external_id,
         created_at=now,
         citations=[],
     )
     inbound.body_sealed = cipher.encrypt_text(text, record=message_record(inbound.id))
+    if conversation.handed_off:
+        inbound.handled_at = now  # staff have the conversation; the AI will not answer this one
     db.add(inbound)
     conversation.last_message_at = now
     await db.flush()
-    if conversation.handed_off:  # a person has taken over: the AI stays silent
-        yield Stored(inbound, None, replay=False)
-        return
+    return _Received(inbound.id, None, conversation.handed_off, previous)
+
+
+async def _history(
+    db: AsyncSession, cipher: Cipher, scope: OrgScope, conversation_id: str
+) -> list[tuple[str, tuple[str, str]]]:
+    return [
+        (m.id, ("assistant" if m.role in ("assistant", "staff") else "user", open_body(cipher, m)))
+        for m in await repo.messages(db, scope, conversation_id)
+        if m.role in ("user", "assistant", "staff")
+    ]
+
+
+async def answer(
+    runtime: Runtime,
+    scope: OrgScope,
+    agent: Agent,
+    conversation_id: str,
+    inbound_id: str,
+    text: str,
+    history: list[tuple[str, str]],
+) -> AsyncIterator[TextDelta | Reply | Stored]:
+    """Runs the turn for a recorded inbound message and stores the reply (also used to answer messages whose
+    first attempt died with its process)."""
     reply: Reply | None = None
-    async for item in engine.stream_turn(db, runtime, scope, agent, text, previous):
-        if isinstance(item, Reply):
-            reply = item
-        else:
-            yield item
+    async with scoped_unit_of_work(runtime.sessionmaker, scope, write=False) as db:
+        async for item in engine.stream_turn(db, runtime, scope, agent, text, history):
+            if isinstance(item, Reply):
+                reply = item
+            else:
+                yield item
     assert reply is not None
-    stored = _store_reply(cipher, scope, conversation, inbound, reply, runtime)
-    db.add(stored)
-    inbound.handled_at = runtime.clock.now()
-    conversation.language = conversation.language or reply.language
-    if reply.needs_attention:
-        conversation.needs_attention = True
-        conversation.attention_reason = reply.attention_reason
-    await db.flush()
+    async with scoped_unit_of_work(runtime.sessionmaker, scope) as db:
+        conversation = await access_conversation(db, scope, conversation_id)
+        inbound = await repo.message(db, scope, inbound_id)
+        if inbound is None:  # erased while we were thinking: keep nothing
+            return
+        existing = await repo.reply_to(db, scope, inbound_id)
+        if existing is not None:  # answered meanwhile by another worker: theirs stands, ours is dropped
+            yield Stored(inbound_id, existing.id, replay=True)
+            return
+        cipher = await org_cipher(db, runtime, scope)
+        stored = _store_reply(cipher, scope, conversation, inbound, reply, runtime)
+        db.add(stored)
+        inbound.handled_at = runtime.clock.now()
+        conversation.language = conversation.language or reply.language
+        if reply.needs_attention:
+            conversation.needs_attention = True
+            conversation.attention_reason = reply.attention_reason
+        await engine.record_usage(db, runtime, scope, agent.id, reply)
+        await db.flush()
     yield reply
-    yield Stored(inbound, stored, replay=False)
+    yield Stored(inbound_id, stored.id, replay=False)
 
 
 def _store_reply(

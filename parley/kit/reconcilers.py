@@ -29,11 +29,13 @@ class Reconciler:
 def registered() -> list[Reconciler]:
     # Imported here so that the kit does not depend on domains at import time.
     from parley.auth.tasks import purge_expired_credentials
+    from parley.conversations.tasks import answer_unhandled
     from parley.knowledge.tasks import ingest_pending
 
     return [
         Reconciler("auth.purge_expired_credentials", purge_expired_credentials),
         Reconciler("knowledge.ingest_pending", ingest_pending),
+        Reconciler("conversations.answer_unhandled", answer_unhandled),
     ]
 
 

@@ -73,7 +73,7 @@ async def _ingest_one(
 ) -> str:
     try:
         data, declared = await _load(runtime, org_id, document_id, source, url)
-        pieces, found_title = await to_thread.run_sync(_process, data, filename, declared)
+        pieces, found_title, kind = await to_thread.run_sync(_process, data, filename, declared)
     except FetchFailed as exc:
         retry = exc.retryable and attempts < MAX_ATTEMPTS
         return await _settle_failure(runtime, org_id, document_id, str(exc), retry=retry)
@@ -103,7 +103,7 @@ async def _ingest_one(
         if source == "url" and found_title and document.title == document.url:
             document.title = found_title[:300]
         document.status, document.error, document.chunk_count = "ready", None, len(pieces)
-        document.kind = document.kind or kind
+        document.kind = kind
         document.ingested_at = document.updated_at = runtime.clock.now()
     return "ready"
 
@@ -124,13 +124,13 @@ async def _load(
     return data, None
 
 
-def _process(data: bytes, filename: str | None, declared: str | None) -> tuple[list[Piece], str | None]:
+def _process(data: bytes, filename: str | None, declared: str | None) -> tuple[list[Piece], str | None, str]:
     kind = sniff(data, filename, declared)
     document = extract(data, kind)
     pieces = chunk(document)
     if not pieces:
         raise UnsupportedDocument("no text found in this document")
-    return list(pieces), document.title
+    return list(pieces), document.title, kind
 
 
 async def _settle_failure(runtime: Runtime, org_id: str, document_id: str, reason: str, *, retry: bool) -> str:

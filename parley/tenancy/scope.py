@@ -7,7 +7,13 @@ Python cannot forbid construction outright: the constructor demands a private ke
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from parley.kit.context import Actor
+from parley.kit.db import set_pg_setting, unit_of_work
 from parley.kit.errors import Forbidden
 from parley.tenancy.permissions import Permission, Role, allows
 
@@ -34,3 +40,14 @@ class OrgScope:
 
 def _mint(org_id: str, role: Role, actor: Actor) -> OrgScope:
     return OrgScope(org_id, role, actor, _key=_MINT_KEY)
+
+
+@asynccontextmanager
+async def scoped_unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession], scope: OrgScope, *, write: bool = True
+) -> AsyncIterator[AsyncSession]:
+    """A transaction of its own inside an already-checked scope: for work split into several short
+    transactions (a conversation turn must not hold a write lock while a model thinks)."""
+    async with unit_of_work(sessionmaker, write=write) as db:
+        await set_pg_setting(db, "app.org_id", scope.org_id)
+        yield db
