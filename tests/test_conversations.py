@@ -89,7 +89,7 @@ async def test_the_ai_is_silent_while_staff_have_taken_over(client, runtime: Run
 
 
 async def test_one_person_is_one_contact_across_conversations(client, runtime: Runtime):
-    scope, agent, conversation_id = await _conversation(client, runtime)
+    scope, _, conversation_id = await _conversation(client, runtime)
     async with scoped_unit_of_work(runtime.sessionmaker, scope) as db:
         again = await service.contact_for(db, runtime, scope, "whatsapp", "+33612345678")
         conversation = await repo.conversation(db, scope, conversation_id)
@@ -97,7 +97,7 @@ async def test_one_person_is_one_contact_across_conversations(client, runtime: R
 
 
 class _Site(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_GET(self) -> None:
         if self.path == "/faq":
             body = b"<html><head><title>Bistro FAQ page</title></head><body><nav>Menu Home</nav><main>" + (
                 b"<h1>Opening hours</h1><p>The kitchen opens at noon and closes at 10 pm.</p></main></body></html>"
