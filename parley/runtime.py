@@ -13,7 +13,7 @@ from parley.auth.passwords import Passwords
 from parley.kit.clock import Clock, SystemClock
 from parley.kit.db import create_engine, make_sessionmaker
 from parley.kit.keys import derive_key, load_master_key
-from parley.llm.factory import BreakerRegistry
+from parley.llm.factory import BreakerRegistry, ProviderCache
 from parley.settings import Settings
 
 
@@ -27,10 +27,15 @@ class Runtime:
     master_key: bytes = field(repr=False)
     csrf_key: bytes = field(repr=False)
     pseudonym_key: bytes = field(repr=False)
-    # Circuit breakers of the LLM providers, per credential: process-wide, like the failures they count.
-    breakers: BreakerRegistry = field(repr=False)
+    # LLM provider clients and their circuit breakers, per credential: process-wide, like the failures counted.
+    providers: ProviderCache = field(repr=False)
+
+    @property
+    def breakers(self) -> BreakerRegistry:
+        return self.providers.breakers
 
     async def close(self) -> None:
+        await self.providers.aclose()
         await self.engine.dispose()
 
 
@@ -48,5 +53,5 @@ def create_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime
         master_key=master,
         csrf_key=derive_key(master, "parley/csrf/v1"),
         pseudonym_key=derive_key(master, "parley/pseudonym/v1"),
-        breakers=BreakerRegistry(clock=clock),
+        providers=ProviderCache(BreakerRegistry(clock=clock)),
     )

@@ -140,8 +140,18 @@ def test_serve_answers_with_demo_data(tmp_path: Path):
             f"http://127.0.0.1:{port}/api/v1/auth/login", json={"email": "demo@example.com", "password": password}
         )
         assert response.status_code == 200
-        assert response.json()["organizations"][0]["name"] == "Demo Bistro"
+        org = response.json()["organizations"][0]
+        assert org["name"] == "Demo Bistro"
         assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+        # The demo agent answers from its knowledge base straight away.
+        session = {"cookies": response.cookies, "headers": {"X-CSRF-Token": response.json()["csrf_token"]}}
+        agents = httpx.get(f"http://127.0.0.1:{port}/api/v1/orgs/{org['id']}/agents", **session).json()
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/orgs/{org['id']}/agents/{agents[0]['id']}/test",
+            json={"message": "Are you open on Mondays?"},
+            **session,
+        ).json()
+        assert "closed on Mondays" in answer["reply"] and answer["citations"][0]["title"] == "Demo Bistro FAQ"
     finally:
         server.terminate()
         output = server.communicate(timeout=15)[0]

@@ -211,3 +211,46 @@ async def test_provider_api_keys_are_sealed_and_never_returned(client, runtime: 
     assert created.json()["api_key_hint"] == "1234" and "api_key" not in created.json()
     sealed = await raw_scalars(runtime, org.id, "SELECT api_key_sealed FROM provider_credentials")
     assert len(sealed) == 1 and b"very-secret" not in bytes(sealed[0])  # type: ignore[arg-type]
+
+
+async def test_test_connection_reports_what_the_provider_says(client, runtime: Runtime):
+    with FakeOpenAI() as fake:
+        org = await make_org(runtime)
+        headers = bearer((await make_token(runtime, org.id, "owner"))[1])
+        base = f"/api/v1/orgs/{org.id}/provider-credentials"
+        good = await client.post(
+            base,
+            json={"name": "Good", "provider": "openai", "base_url": fake.base_url, "api_key": fake.api_key},
+            headers=headers,
+        )
+        bad = await client.post(
+            base,
+            json={"name": "Bad", "provider": "openai", "base_url": fake.base_url, "api_key": "sk-wrong"},
+            headers=headers,
+        )
+        ok = await client.post(f"{base}/{good.json()['id']}/check", json={}, headers=headers)
+        refused = await client.post(f"{base}/{bad.json()['id']}/check", json={}, headers=headers)
+    assert ok.json() == {"ok": True, "error": None}
+    assert refused.json()["ok"] is False and "sk-wrong" not in refused.json()["error"]
+
+
+async def test_agents_validate_their_provider_settings(client, runtime: Runtime):
+    org = await make_org(runtime)
+    headers = bearer((await make_token(runtime, org.id, "owner"))[1])
+    base = f"/api/v1/orgs/{org.id}/agents"
+    no_model = await client.post(base, json={"name": "A", "provider": "openai"}, headers=headers)
+    assert no_model.status_code == 422 and no_model.json()["fields"][0]["location"] == "body.model"
+    no_credential = await client.post(base, json={"name": "A", "provider": "openai", "model": "gpt"}, headers=headers)
+    assert no_credential.json()["fields"][0]["location"] == "body.credential_id"
+    unknown_kb = await client.post(base, json={"name": "A", "knowledge_base_ids": ["kb_nope"]}, headers=headers)
+    assert unknown_kb.status_code == 422 and "kb_nope" in unknown_kb.json()["detail"]
+    out_of_range = await client.post(base, json={"name": "A", "confidence_threshold": 2}, headers=headers)
+    assert out_of_range.status_code == 422
+    created = await client.post(base, json={"name": "A", "greeting": "Hi!"}, headers=headers)
+    agent_id = created.json()["id"]
+    patched = await client.patch(f"{base}/{agent_id}", json={"redact_pii": True, "retention_days": 30}, headers=headers)
+    assert patched.json()["redact_pii"] is True and patched.json()["greeting"] == "Hi!"
+    audit = (
+        await client.get(f"/api/v1/orgs/{org.id}/audit", params={"action": "agent.updated"}, headers=headers)
+    ).json()
+    assert audit["events"][0]["details"]["changed"]["redact_pii"] == {"from": False, "to": True}

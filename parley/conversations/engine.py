@@ -98,7 +98,7 @@ async def provider_for(db: AsyncSession, runtime: Runtime, scope: OrgScope, agen
     credential = await agents_repo.credential(db, scope, agent.credential_id)
     if credential is None:
         raise ProviderError("the agent's credential was deleted", retryable=False)
-    from parley.llm.factory import ProviderConfig, build_remote_provider
+    from parley.llm.factory import ProviderConfig
 
     config = ProviderConfig(
         kind=agent.provider,  # type: ignore[arg-type]  # the CHECK constraint limits it to remote kinds here
@@ -107,7 +107,7 @@ async def provider_for(db: AsyncSession, runtime: Runtime, scope: OrgScope, agen
         base_url=credential.base_url,
         breaker_key=credential.id,
     )
-    return build_remote_provider(config, runtime.breakers)
+    return runtime.providers.get(config)
 
 
 async def stream_turn(
@@ -267,8 +267,11 @@ async def check_credential(
         base_url=credential.base_url,
         breaker_key=f"check:{credential.id}",
     )
+    provider = build_remote_provider(config, runtime.breakers)  # not cached: a check is rare and one-off
     try:
-        await build_remote_provider(config, runtime.breakers).check()
+        await provider.check()
     except ProviderError as exc:
         return str(exc)
+    finally:
+        await provider.aclose()
     return None

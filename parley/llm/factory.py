@@ -8,6 +8,7 @@ network and is built elsewhere (`parley/llm/offline.py`).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -76,3 +77,25 @@ def build_remote_provider(
         deadline_seconds=config.timeout_seconds * DEADLINE_PER_TIMEOUT,
         clock=clock,
     )
+
+
+class ProviderCache:
+    """One provider per credential, key and model for the whole process: building a client costs CPU (TLS
+    setup) and each client keeps a connection pool, so turns reuse them. The key's digest is part of the cache
+    key, so a replaced key gets a fresh client."""
+
+    def __init__(self, breakers: BreakerRegistry) -> None:
+        self.breakers = breakers
+        self._providers: dict[tuple[str, str, str, str | None, str], ResilientProvider] = {}
+
+    def get(self, config: ProviderConfig) -> ResilientProvider:
+        digest = hashlib.sha256(config.api_key.encode()).hexdigest()
+        key = (config.breaker_key, config.kind, config.model, config.base_url, digest)
+        if key not in self._providers:
+            self._providers[key] = build_remote_provider(config, self.breakers)
+        return self._providers[key]
+
+    async def aclose(self) -> None:
+        providers, self._providers = list(self._providers.values()), {}
+        for provider in providers:
+            await provider.aclose()
