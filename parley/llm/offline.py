@@ -48,8 +48,18 @@ def _small_talk(text: str) -> str | None:
     return None
 
 
-def _sentences(passage: Passage) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(passage.text) if len(s.strip()) > 2]
+_QA = re.compile(r"^Q:\s*(?P<q>.+?)\s*\nA:\s*(?P<a>.+)$", re.DOTALL)
+
+
+def _units(passage: Passage) -> list[tuple[str, str]]:
+    """(text to match, text to answer with): a question/answer pair is matched on both and answered with its
+    answer; anything else sentence by sentence."""
+    text = passage.text.strip()
+    for candidate in (text, text.split("\n", 1)[-1]):  # with or without the heading line in front
+        qa = _QA.match(candidate)
+        if qa:
+            return [(f"{qa['q']} {qa['a']}", qa["a"].strip())]
+    return [(s.strip(), s.strip()) for s in _SENTENCE.split(text) if len(s.strip()) > 2]
 
 
 def answer(question: str, passages: tuple[Passage, ...]) -> tuple[list[str], list[str], float]:
@@ -59,8 +69,8 @@ def answer(question: str, passages: tuple[Passage, ...]) -> tuple[list[str], lis
         return [], [], 0.0
     scored: list[tuple[float, int, int, str, str]] = []
     for p_index, passage in enumerate(passages):
-        for s_index, sentence in enumerate(_sentences(passage)):
-            score = coverage(query, sentence)
+        for s_index, (matched, sentence) in enumerate(_units(passage)):
+            score = coverage(query, matched)
             if score >= MIN_SENTENCE_COVERAGE:
                 scored.append((score, -p_index, -s_index, sentence, passage.chunk_id))
     if not scored:
