@@ -44,6 +44,8 @@ test-pg: setup
 
 bench: setup
 	$(RUN) python bench/api.py
+	$(RUN) python bench/retrieval.py
+	$(RUN) python bench/turn.py
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
