@@ -128,13 +128,14 @@ def test_serve_answers_with_demo_data(tmp_path: Path):
         [sys.executable, "-m", "parley", "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 90  # generous: a loaded CI machine imports slowly
+        ready = False
+        while not ready and time.monotonic() < deadline and server.poll() is None:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
             except httpx.TransportError:
                 time.sleep(0.2)
+        assert ready, "the server did not become ready"
         password = (tmp_path / "demo-login.txt").read_text().strip()
         response = httpx.post(
             f"http://127.0.0.1:{port}/api/v1/auth/login", json={"email": "demo@example.com", "password": password}

@@ -6,7 +6,7 @@ Order matters and is the same everywhere: authenticate (401), then find the orga
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.auth import repository as repo
 from parley.auth import service
+from parley.auth.repository import TokenAuth
 from parley.auth.secrets import same
 from parley.kit.context import Actor, RequestInfo
 from parley.kit.db import set_pg_setting, unit_of_work
 from parley.kit.errors import Forbidden, NotAuthenticated, NotFound
-from parley.models import ApiToken, User, UserSession
+from parley.models import User, UserSession
 from parley.runtime import Runtime
 from parley.tenancy.permissions import Permission, Role
 from parley.tenancy.scope import OrgScope, _mint
@@ -31,7 +32,9 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are `async def` even when they do not await: FastAPI runs plain `def` dependencies in a thread
+# pool, a hop that costs more than the work they do.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -43,7 +46,7 @@ def _writes(request: Request) -> bool:
     return request.method not in SAFE_METHODS and not getattr(request.state, "reads_only", False)
 
 
-def reads_only(request: Request) -> None:
+async def reads_only(request: Request) -> None:
     """Route dependency (`dependencies=[Depends(reads_only)]`) for a POST whose request transaction only reads
     and that writes in short transactions of its own: a conversation turn, which must not hold SQLite's write
     lock while a model thinks. Route-level dependencies run before the others, so the flag is set in time."""
@@ -52,7 +55,8 @@ def reads_only(request: Request) -> None:
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request, one transaction: committed before the response is sent, rolled back on any error."""
-    async with unit_of_work(get_runtime(request).sessionmaker, write=_writes(request)) as session:
+    runtime: Runtime = request.app.state.runtime
+    async with unit_of_work(runtime.sessionmaker, write=_writes(request)) as session:
         yield session
 
 
@@ -60,7 +64,7 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
 Db = Annotated[AsyncSession, Depends(db_session, scope="function")]
 
 
-def request_info(request: Request) -> RequestInfo:
+async def request_info(request: Request) -> RequestInfo:
     return RequestInfo(
         request_id=getattr(request.state, "request_id", None),
         ip=request.client.host if request.client else None,
@@ -76,7 +80,7 @@ class Principal:
     actor: Actor
     user: User | None = None
     session: UserSession | None = None
-    token: ApiToken | None = None
+    token: TokenAuth | None = None
 
 
 async def principal(request: Request, db: Db, runtime: RuntimeDep, info: RequestInfoDep) -> Principal:
@@ -100,11 +104,11 @@ async def principal(request: Request, db: Db, runtime: RuntimeDep, info: Request
     return Principal(actor=Actor("user", user.id, info), user=user, session=user_session)
 
 
-async def _touch(request: Request, db: AsyncSession, runtime: Runtime, row: ApiToken | UserSession) -> None:
+async def _touch(request: Request, db: AsyncSession, runtime: Runtime, row: TokenAuth | UserSession) -> None:
     """Record last use, at most once a minute. A read request's transaction does not write (on SQLite that
     would serialise all reads), so its touch commits on its own; a write request's joins its transaction."""
     now = runtime.clock.now()
-    last = row.last_used_at if isinstance(row, ApiToken) else row.last_seen_at
+    last = row.last_used_at if isinstance(row, TokenAuth) else row.last_seen_at
     if not service.due_for_touch(last, now):
         return
     if _writes(request):
@@ -114,8 +118,8 @@ async def _touch(request: Request, db: AsyncSession, runtime: Runtime, row: ApiT
         await _apply_touch(own, row, now)
 
 
-async def _apply_touch(db: AsyncSession, row: ApiToken | UserSession, now: datetime) -> None:
-    if isinstance(row, ApiToken):
+async def _apply_touch(db: AsyncSession, row: TokenAuth | UserSession, now: datetime) -> None:
+    if isinstance(row, TokenAuth):
         await repo.touch_token(db, row.org_id, row.id, now)
     else:
         await repo.touch_session(db, row.id, now)
@@ -169,10 +173,10 @@ async def token_agent_scope(caller: Principal, db: AsyncSession) -> tuple[OrgSco
     return _mint(caller.token.org_id, Role(caller.token.role), caller.actor), caller.token.agent_id
 
 
-def require(permission: Permission) -> Callable[[OrgScope], OrgScope]:
+def require(permission: Permission) -> Callable[[OrgScope], Awaitable[OrgScope]]:
     """`scope: Annotated[OrgScope, Depends(require(Permission.X))]` — the scope, once the role allows X."""
 
-    def check(scope: ScopeDep) -> OrgScope:
+    async def check(scope: ScopeDep) -> OrgScope:
         scope.require(permission)
         return scope
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -72,10 +73,35 @@ async def membership(session: AsyncSession, org_id: str, user_id: str) -> Member
     return result
 
 
-async def token_by_hash(session: AsyncSession, token_hash: str) -> ApiToken | None:
+@dataclass(frozen=True, slots=True)
+class TokenAuth:
+    """What authenticating a request needs of a token: read as plain columns, not an ORM object, because it
+    happens on every API request."""
+
+    id: str
+    org_id: str
+    role: str
+    agent_id: str | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+_TOKEN_AUTH = select(
+    ApiToken.id,
+    ApiToken.org_id,
+    ApiToken.role,
+    ApiToken.agent_id,
+    ApiToken.expires_at,
+    ApiToken.revoked_at,
+    ApiToken.last_used_at,
+)
+
+
+async def token_by_hash(session: AsyncSession, token_hash: str) -> TokenAuth | None:
     await set_pg_setting(session, "app.token_hash", token_hash)
-    result: ApiToken | None = await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
-    return result
+    row = (await session.execute(_TOKEN_AUTH.where(ApiToken.token_hash == token_hash))).first()
+    return TokenAuth(*row) if row else None
 
 
 async def touch_token(session: AsyncSession, org_id: str, token_id: str, now: datetime) -> None:
@@ -123,7 +149,7 @@ async def delete_stale_throttles(session: AsyncSession, before: datetime) -> int
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def organization_of_token(session: AsyncSession, token: ApiToken) -> Organization:
+async def organization_of_token(session: AsyncSession, token: TokenAuth) -> Organization:
     org = await session.get(Organization, token.org_id)
     assert org is not None
     return org

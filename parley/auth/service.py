@@ -13,7 +13,7 @@ from parley.auth.throttle import LoginThrottler
 from parley.kit.context import Actor, RequestInfo
 from parley.kit.errors import BadRequest, Conflict, NotAuthenticated
 from parley.kit.ids import new_id
-from parley.models import ApiToken, User, UserSession
+from parley.models import User, UserSession
 from parley.privacy import audit
 from parley.runtime import Runtime
 
@@ -151,7 +151,7 @@ async def session_user(db: AsyncSession, runtime: Runtime, secret: str) -> tuple
     return found
 
 
-async def api_token(db: AsyncSession, runtime: Runtime, secret: str) -> ApiToken:
+async def api_token(db: AsyncSession, runtime: Runtime, secret: str) -> repo.TokenAuth:
     """The live token for a secret. Revocation and expiry are read from the row on every request."""
     if not secret.startswith(TOKEN_PREFIX):
         raise NotAuthenticated("this is not a Parley API token", code="invalid_token")

@@ -57,9 +57,15 @@ WRITE_OPTION = "parley_write"
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    backend = make_url(url).get_backend_name()
-    if backend == "sqlite":
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        from parley.kit.sqlite_driver import DRIVER_NAME
+
+        if parsed.get_driver_name() == "aiosqlite":  # same driver, one thread trip per statement
+            url = parsed.set(drivername=DRIVER_NAME).render_as_string(hide_password=False)
+        # No reset-on-return: every unit of work ends its transaction itself, so the pool's extra ROLLBACK on
+        # each check-in would be a wasted round trip to the driver's thread on every request.
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_reset_on_return=None)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

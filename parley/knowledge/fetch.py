@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 from anyio import to_thread
 
-from parley.knowledge.sniff import MAX_DOCUMENT_BYTES, UnsupportedDocument
+from parley.knowledge.sniff import MAX_DOCUMENT_BYTES
 
 TIMEOUT_SECONDS = 20.0
 MAX_REDIRECTS = 5
@@ -76,6 +76,3 @@ async def fetch(url: str, *, allow_private: bool) -> Fetched:
                     f"the site could not be reached ({type(exc).__name__}); will retry", retryable=True
                 ) from exc
     raise FetchFailed("too many redirects", retryable=False)
-
-
-__all__ = ["FetchFailed", "Fetched", "UnsupportedDocument", "fetch"]

@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from parley.kit.clock import Clock, SystemClock
-from parley.llm.anthropic_provider import AnthropicProvider
 from parley.llm.base import Provider
-from parley.llm.openai_provider import OpenAIProvider
 from parley.llm.resilience import CircuitBreaker, ResilientProvider
 
 # The SDK timeout bounds each wait for a byte; the deadline bounds the whole answer, retries included.
@@ -56,6 +54,11 @@ class BreakerRegistry:
 def build_remote_provider(
     config: ProviderConfig, breakers: BreakerRegistry, *, clock: Clock | None = None
 ) -> ResilientProvider:
+    # The SDKs are imported on first use: together they take seconds to import, which every process start
+    # (CLI commands included) would otherwise pay, whether or not any agent uses a remote provider.
+    from parley.llm.anthropic_provider import AnthropicProvider
+    from parley.llm.openai_provider import OpenAIProvider
+
     inner: Provider
     if config.kind == "openai":
         inner = OpenAIProvider(
