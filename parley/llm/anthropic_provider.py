@@ -13,9 +13,7 @@ SDK does not wrap transport errors raised while reading the stream body, so thos
 
 from __future__ import annotations
 
-import functools
 import json
-import ssl
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -52,6 +50,7 @@ from parley.llm.base import (
     Usage,
 )
 from parley.llm.resilience import http_failure, parse_retry_after
+from parley.llm.tls import tls_context
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 1024
@@ -68,13 +67,6 @@ STOP_REASONS: dict[str, FinishReason] = {
 # Error types Anthropic may send inside a 200 stream that another attempt could get past.
 TRANSIENT_STREAM_ERRORS = {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
 Block = TextBlock | ToolUseBlockParam | ToolResultBlockParam
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """Loading the CA bundle costs ~150 ms of CPU, which would block the event loop each time a client is built;
-    one context, with the SDK's default trust settings, serves every client."""
-    return httpx2.create_ssl_context()
 
 
 class AnthropicProvider:

@@ -10,15 +10,12 @@ emitted, parsed, once the stream has finished.
 
 from __future__ import annotations
 
-import functools
 import json
-import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import httpx2
 import openai
 from openai import omit
 from openai.types.chat import (
@@ -41,6 +38,7 @@ from parley.llm.base import (
     Usage,
 )
 from parley.llm.resilience import http_failure, parse_retry_after
+from parley.llm.tls import tls_context
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "fallback"]
@@ -51,13 +49,6 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """Loading the CA bundle costs ~150 ms of CPU, which would block the event loop each time a client is built;
-    one context, with the SDK's default trust settings, serves every client."""
-    return httpx2.create_ssl_context()
 
 
 class OpenAIProvider:
