@@ -165,3 +165,38 @@ async def test_private_addresses_are_refused_by_default(client, runtime: Runtime
     await run_once(runtime)
     failed = (await client.get(f"{base}/documents/{document['id']}", headers=headers)).json()
     assert failed["status"] == "failed" and "private network" in failed["error"]
+
+
+async def test_a_long_conversation_gives_the_model_its_latest_turns(client, runtime: Runtime):
+    from parley.conversations import prompt
+    from tests.fakes.openai_server import FakeOpenAI
+    from tests.fakes.replies import Reply as FakeReply
+
+    scope, agent, conversation_id = await _conversation(client, runtime)
+    with FakeOpenAI() as fake:
+        async with scoped_unit_of_work(runtime.sessionmaker, scope) as db:
+            from parley.agents import service as agents_service
+            from parley.agents.schemas import AgentPatch, CredentialIn
+
+            credential = await agents_service.do_create_credential(
+                db,
+                runtime,
+                scope,
+                CredentialIn(name="f", provider="openai", base_url=fake.base_url, api_key=fake.api_key),  # type: ignore[arg-type]
+            )
+            agent = await agents_service.do_update_agent(
+                db,
+                runtime,
+                scope,
+                agent.id,
+                AgentPatch(provider="openai", model="gpt-fake", credential_id=credential.id),
+            )
+        for n in range(prompt.HISTORY_MESSAGES):
+            fake.script(FakeReply.text(f"answer {n}"))
+            runtime.clock.advance(seconds=1)  # type: ignore[attr-defined]
+            await _send(runtime, scope, agent, conversation_id, f"question {n}", f"w.{n}")
+        sent = [m["content"] for m in fake.last.json["messages"][1:]]
+    last = prompt.HISTORY_MESSAGES - 1
+    assert sent[-1] == f"question {last}"
+    assert sent[-2] == f"answer {last - 1}"  # the window ends at the latest turn, not at the oldest
+    assert "question 0" not in sent

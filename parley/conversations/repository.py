@@ -85,6 +85,18 @@ async def messages(db: AsyncSession, scope: OrgScope, conversation_id: str, *, l
     )
 
 
+async def recent_messages(
+    db: AsyncSession, scope: OrgScope, conversation_id: str, *, limit: int, before: datetime | None = None
+) -> list[Message]:
+    """The last `limit` messages (optionally before a moment), oldest first: what a prompt's history needs,
+    without reading and decrypting the whole conversation."""
+    query = select(Message).where(Message.org_id == scope.org_id, Message.conversation_id == conversation_id)
+    if before is not None:
+        query = query.where(Message.created_at < before)
+    newest = await db.scalars(query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit))
+    return list(reversed(list(newest)))
+
+
 async def message_by_external_id(
     db: AsyncSession, scope: OrgScope, conversation_id: str, external_id: str
 ) -> Message | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.conversations import engine
+from parley.conversations import engine, prompt
 from parley.conversations import repository as repo
 from parley.conversations.engine import Reply
 from parley.kit.crypto import Cipher
@@ -155,7 +155,8 @@ async def _history(
 ) -> list[tuple[str, tuple[str, str]]]:
     return [
         (m.id, ("assistant" if m.role in ("assistant", "staff") else "user", open_body(cipher, m)))
-        for m in await repo.messages(db, scope, conversation_id)
+        # One more than the prompt can use, so that dropping a replayed message still leaves a full window.
+        for m in await repo.recent_messages(db, scope, conversation_id, limit=prompt.HISTORY_MESSAGES + 1)
         if m.role in ("user", "assistant", "staff")
     ]
 

@@ -13,8 +13,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from parley.agents import repository as agents_repo
+from parley.conversations import prompt, service
 from parley.conversations import repository as repo
-from parley.conversations import service
 from parley.kit.context import Actor
 from parley.kit.db import unit_of_work
 from parley.models import Agent, Organization
@@ -61,8 +61,10 @@ async def _unanswered_in(runtime: Runtime, org_id: str) -> tuple[OrgScope, list[
                 continue
             history = [
                 ("assistant" if m.role in ("assistant", "staff") else "user", service.open_body(cipher, m))
-                for m in await repo.messages(db, scope, conversation.id)
-                if m.created_at < message.created_at and m.role in ("user", "assistant", "staff")
+                for m in await repo.recent_messages(
+                    db, scope, conversation.id, limit=prompt.HISTORY_MESSAGES, before=message.created_at
+                )
+                if m.role in ("user", "assistant", "staff")
             ]
             work.append((agent, conversation.id, message.id, service.open_body(cipher, message), history))
     return scope, work
