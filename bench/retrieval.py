@@ -66,10 +66,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from benchdb import pg_admin, pg_reachable, settings_for, with_database
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from parley.kit.context import Actor, RequestInfo
 from parley.kit.db import unit_of_work
@@ -249,52 +247,6 @@ class Corpus:
 # --- databases -------------------------------------------------------------------------------------------------
 
 
-def settings_for(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "environment": "test",
-        "data_dir": data_dir,
-        "master_key": MASTER_KEY,
-        "embedded_worker": False,
-        "log_json": False,
-        "log_level": "WARNING",
-        "database_pool_size": 5,
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-def with_database(url: str, database: str, username: str | None = None) -> str:
-    parsed = make_url(url).set(database=database)
-    if username is not None:
-        parsed = parsed.set(username=username, password=None)
-    return parsed.render_as_string(hide_password=False)
-
-
-async def pg_reachable(admin_url: str) -> bool:
-    engine = create_async_engine(admin_url, poolclass=NullPool, connect_args={"timeout": 3})
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
-    finally:
-        await engine.dispose()
-
-
-async def pg_admin(admin_url: str, statements: list[str]) -> list[object]:
-    engine = create_async_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    results: list[object] = []
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                result = await conn.execute(text(statement))
-                results.append(result.scalar() if result.returns_rows else None)
-    finally:
-        await engine.dispose()
-    return results
-
-
 @contextmanager
 def database(backend: Backend, admin_url: str) -> Iterator[Settings]:
     """Fresh, migrated database settings; everything created is removed on exit, on errors too."""
@@ -302,7 +254,7 @@ def database(backend: Backend, admin_url: str) -> Iterator[Settings]:
     created_role = False
     try:
         if backend == "sqlite":
-            settings = settings_for(root)
+            settings = settings_for(root, MASTER_KEY)
         else:
             exists = asyncio.run(pg_admin(admin_url, [f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_APP_ROLE}'"]))[0]
             asyncio.run(
@@ -315,6 +267,7 @@ def database(backend: Backend, admin_url: str) -> Iterator[Settings]:
             created_role = not exists
             settings = settings_for(
                 root,
+                MASTER_KEY,
                 database_url=with_database(admin_url, PG_DATABASE, PG_APP_ROLE),
                 database_owner_url=with_database(admin_url, PG_DATABASE),
                 database_app_role=PG_APP_ROLE,
@@ -478,7 +431,7 @@ async def run_backend(backend: Backend, settings: Settings, options: Options, co
     runtime = create_runtime(settings)
     # PostgreSQL only: the same queries over the same data as the superuser, which bypasses row-level security,
     # to show what RLS costs (see the note printed with the results).
-    superuser = create_runtime(settings_for(settings.data_dir, database_url=settings.effective_owner_url))
+    superuser = create_runtime(settings_for(settings.data_dir, MASTER_KEY, database_url=settings.effective_owner_url))
     rows: list[Row] = []
     try:
         async with unit_of_work(runtime.sessionmaker) as db:
