@@ -17,10 +17,6 @@ async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return result
 
 
-async def user_by_id(session: AsyncSession, user_id: str) -> User | None:
-    return await session.get(User, user_id)
-
-
 async def session_with_user(session: AsyncSession, token_hash: str) -> tuple[UserSession, User] | None:
     row = (
         await session.execute(

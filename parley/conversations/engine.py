@@ -36,6 +36,7 @@ from parley.llm.base import (
     ToolCall,
     Usage,
 )
+from parley.llm.factory import ProviderConfig, build_remote_provider
 from parley.llm.offline import OfflineProvider
 from parley.models import Agent
 from parley.runtime import Runtime
@@ -98,8 +99,6 @@ async def provider_for(db: AsyncSession, runtime: Runtime, scope: OrgScope, agen
     credential = await agents_repo.credential(db, scope, agent.credential_id)
     if credential is None:
         raise ProviderError("the agent's credential was deleted", retryable=False)
-    from parley.llm.factory import ProviderConfig
-
     config = ProviderConfig(
         kind=agent.provider,  # type: ignore[arg-type]  # the CHECK constraint limits it to remote kinds here
         model=agent.model,
@@ -258,8 +257,6 @@ async def check_credential(
 ) -> str | None:
     """None when the provider accepts the credential, otherwise why not."""
     credential = await agents_service.access_credential(db, scope, credential_id)
-    from parley.llm.factory import ProviderConfig, build_remote_provider
-
     config = ProviderConfig(
         kind=credential.provider,  # type: ignore[arg-type]
         model=model,

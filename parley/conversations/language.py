@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from parley.knowledge.terms import fold, words
+from parley.knowledge.terms import words
 
 _ARABIC = re.compile(r"[\u0600-\u06FF]")
 _FRENCH_MARKERS = frozenset(
@@ -31,6 +31,3 @@ def detect(text: str, fallback: str = "en") -> str:
     if english > french:
         return "en"
     return fallback if fallback in SUPPORTED else "en"
-
-
-__all__ = ["SUPPORTED", "detect", "fold"]

@@ -71,10 +71,6 @@ def parse(blob: bytes) -> tuple[str, bytes, bytes]:
     return key_id, nonce, blob[3 + length + NONCE_BYTES :]
 
 
-def key_id_of(blob: bytes) -> str:
-    return parse(blob)[0]
-
-
 def wrap_key(master: bytes, key: bytes, *, owner: str) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
     return nonce + AESGCM(master).encrypt(nonce, key, f"parley/key/{owner}".encode())

@@ -32,7 +32,3 @@ def _base32(value: int) -> str:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{_base32(uuid7().int)}"
-
-
-def has_prefix(value: str, prefix: str) -> bool:
-    return value.startswith(prefix + "_") and len(value) == len(prefix) + 27
