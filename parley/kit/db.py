@@ -54,6 +54,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 WRITE_OPTION = "parley_write"
+# A read that can take SQLite itself a long time runs in the driver's thread, not on the event loop (SQLite only;
+# see kit/sqlite_driver.py).
+OFFLOAD_OPTION = "parley_offload"
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.kit.db import OFFLOAD_OPTION
 from parley.knowledge.terms import terms
 from parley.llm.base import Passage
 from parley.tenancy.scope import OrgScope
@@ -52,6 +53,8 @@ async def search(
     rows = await db.execute(
         _POSTGRES if postgres else _SQLITE,
         {"query": expression, "org_id": scope.org_id, "kb_ids": knowledge_base_ids, "limit": limit},
+        # A search over a large knowledge base can take SQLite tens of milliseconds: off the event loop.
+        execution_options={OFFLOAD_OPTION: True},
     )
     return [
         Passage(

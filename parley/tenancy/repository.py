@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.kit.db import set_pg_setting
@@ -16,13 +16,16 @@ async def organization(session: AsyncSession, scope: OrgScope) -> Organization:
     return org
 
 
+_MEMBERS = (  # built once: listing members is the most frequent tenant read of the staff API
+    select(Membership, User)
+    .join(User, User.id == Membership.user_id)
+    .where(Membership.org_id == bindparam("org_id"))
+    .order_by(Membership.created_at, Membership.id)
+)
+
+
 async def members(session: AsyncSession, scope: OrgScope) -> list[tuple[Membership, User]]:
-    rows = await session.execute(
-        select(Membership, User)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.org_id == scope.org_id)
-        .order_by(Membership.created_at, Membership.id)
-    )
+    rows = await session.execute(_MEMBERS, {"org_id": scope.org_id})
     return [(m, u) for m, u in rows]
 
 
