@@ -33,14 +33,14 @@ lint: setup
 typecheck: setup
 	$(RUN) mypy
 
-# The PostgreSQL-only tests (row-level security as the app role, advisory locks) are deselected here, not
-# skipped: they run in test-pg, which `make test` always runs.
+# Backend-specific tests are deselected, not skipped, in the other pass: PostgreSQL-only ones (row-level
+# security as the app role, advisory locks) run in test-pg, SQLite-driver ones in test-sqlite; `make test` runs both.
 test-sqlite: setup
 	$(RUN) pytest -m "not postgres"
 
 test-pg: setup
 	@$(RUN) python -m tests.pg_check "$(PG_ADMIN_URL)"
-	PARLEY_TEST_DATABASE_URL="$(PARLEY_TEST_PG_URL)" $(RUN) pytest
+	PARLEY_TEST_DATABASE_URL="$(PARLEY_TEST_PG_URL)" $(RUN) pytest -m "not sqlite"
 
 bench: setup
 	$(RUN) python bench/api.py

@@ -14,9 +14,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from parley.kit.db import OFFLOAD_OPTION, unit_of_work
 from parley.runtime import Runtime
-from tests.conftest import PG_URL
 
-pytestmark = pytest.mark.skipif(bool(PG_URL), reason="SQLite driver only; the PostgreSQL pass runs asyncpg")
+pytestmark = pytest.mark.sqlite  # the SQLite driver itself; deselected in the PostgreSQL pass
 
 WHERE = text("SELECT where_am_i()")
 
