@@ -27,7 +27,11 @@ user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
+privacy_app = typer.Typer(help="Privacy: the data map, retention sweeps.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(privacy_app, name="privacy")
+app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
 CLI_ACTOR = Actor("system", None, RequestInfo(request_id="cli"))
@@ -243,6 +247,80 @@ def demo(
             proxy_headers=True,
             server_header=False,
         )
+
+
+@privacy_app.command("datamap")
+def privacy_datamap(
+    output: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
+) -> None:
+    """Print the data map: every column, what it holds, how long it is kept, how it is erased."""
+    import json
+
+    import yaml
+
+    from parley.privacy.datamap import document
+
+    if output not in ("yaml", "json"):
+        raise _fail("--format is yaml or json")
+    content = document()
+    typer.echo(json.dumps(content, indent=2) if output == "json" else yaml.safe_dump(content, sort_keys=False))
+
+
+@privacy_app.command("sweep")
+def privacy_sweep(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go; change nothing.")] = False,
+) -> None:
+    """Apply retention now: expired conversations, forgotten contacts, old IP addresses and usage rows."""
+    from parley.privacy import retention
+
+    async def work(runtime: Runtime) -> None:
+        report = await retention.sweep(runtime, dry_run=dry_run)
+        verb = "would remove" if dry_run else "removed"
+        for org_id, counts in report.by_org.items():
+            typer.echo(f"{org_id}: " + ", ".join(f"{k} {v}" for k, v in counts.as_dict().items() if v))
+        totals = ", ".join(f"{k} {v}" for k, v in report.totals.as_dict().items())
+        typer.echo(f"{verb}: {totals}")
+
+    _with_runtime(work)
+
+
+@keys_app.command("rotate-master")
+def keys_rotate_master() -> None:
+    """Re-wrap every organisation key under the current master key (PARLEY_MASTER_KEY), while serving.
+
+    Set the new key as PARLEY_MASTER_KEY and the old one in PARLEY_PREVIOUS_MASTER_KEYS on every process, run
+    this, then remove the old key. Embedded mode: generates a new key file and rotates to it in one step."""
+    from parley.kit.clock import SystemClock
+    from parley.kit.keys import KEY_FILE, MasterKeys, decode_key, generate_key
+    from parley.privacy.keystore import Keystore
+
+    settings = _settings()
+    key_file = settings.data_dir / KEY_FILE
+    embedded = not settings.master_key.get_secret_value() and key_file.exists()
+
+    async def rotate(masters: MasterKeys) -> int:
+        store = Keystore(settings.effective_keystore_owner_url, masters, SystemClock(), pool_size=1)
+        try:
+            return await store.rotate_master()
+        finally:
+            await store.close()
+
+    if embedded:
+        old = decode_key(key_file.read_text())
+        new_encoded = generate_key()
+        staged = key_file.with_name(KEY_FILE + ".new")
+        staged.write_text(new_encoded + "\n")
+        staged.chmod(0o600)
+        count = asyncio.run(rotate(MasterKeys(current=decode_key(new_encoded), previous=(old,))))
+        # Keep the old key beside the new one until the operator has checked the service; it unwraps nothing now.
+        key_file.replace(key_file.with_name(KEY_FILE + ".previous"))
+        staged.replace(key_file)
+        typer.echo(f"re-wrapped {count} organisation keys; new master key in {key_file} (old one: {KEY_FILE}.previous)")
+        return
+    from parley.kit.keys import load_master_keys
+
+    count = asyncio.run(rotate(load_master_keys(settings)))
+    typer.echo(f"re-wrapped {count} organisation keys under the current master key; the previous keys can go")
 
 
 def _run_checked(work: Callable[[Runtime], Awaitable[None]]) -> None:

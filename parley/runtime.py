@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from parley.auth.passwords import Passwords
 from parley.kit.clock import Clock, SystemClock
 from parley.kit.db import create_engine, make_sessionmaker
-from parley.kit.keys import derive_key, load_master_key
+from parley.kit.keys import MasterKeys, derive_key, load_master_keys
 from parley.llm.factory import BreakerRegistry, ProviderCache
+from parley.privacy.keystore import Keystore
 from parley.settings import Settings
 
 
@@ -24,7 +25,9 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock
     passwords: Passwords
-    master_key: bytes = field(repr=False)
+    masters: MasterKeys = field(repr=False)
+    # Organisation and person keys, in their own database (see privacy/keystore.py).
+    keystore: Keystore = field(repr=False)
     csrf_key: bytes = field(repr=False)
     pseudonym_key: bytes = field(repr=False)
     # LLM provider clients and their circuit breakers, per credential: process-wide, like the failures counted.
@@ -34,14 +37,20 @@ class Runtime:
     def breakers(self) -> BreakerRegistry:
         return self.providers.breakers
 
+    @property
+    def master_key(self) -> bytes:
+        return self.masters.current
+
     async def close(self) -> None:
         await self.providers.aclose()
+        await self.keystore.close()
         await self.engine.dispose()
 
 
 def create_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    master = load_master_key(settings)
+    masters = load_master_keys(settings)
+    master = masters.current
     engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     clock = clock or SystemClock()
     return Runtime(
@@ -50,7 +59,10 @@ def create_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime
         sessionmaker=make_sessionmaker(engine),
         clock=clock,
         passwords=Passwords(settings),
-        master_key=master,
+        masters=masters,
+        keystore=Keystore(
+            settings.effective_keystore_url, masters, clock, reload_masters=lambda: load_master_keys(settings)
+        ),
         csrf_key=derive_key(master, "parley/csrf/v1"),
         pseudonym_key=derive_key(master, "parley/pseudonym/v1"),
         providers=ProviderCache(BreakerRegistry(clock=clock)),

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
 
     # Base64 (urlsafe) of 32 random bytes. Embedded mode generates one into the data directory if empty.
     master_key: SecretStr = SecretStr("")
+    # Master keys being rotated out (comma-separated, same encoding): still able to unwrap, never used to wrap.
+    # Rotation: set the new key as master_key and the old one here, run `parley keys rotate-master`, then drop it.
+    previous_master_keys: SecretStr = SecretStr("")
+    # The key store (organisation and person keys) lives in a database of its own, so that restoring a backup of
+    # the main database never brings back a destroyed key. Empty: `<data_dir>/keys.db` with SQLite, or the
+    # database `<name>_keys` on the same server with PostgreSQL (owner and app credentials as for the main one).
+    keystore_url: str = ""
+    keystore_owner_url: str = ""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -79,6 +87,18 @@ class Settings(BaseSettings):
     def effective_owner_url(self) -> str:
         return self.database_owner_url or self.effective_database_url
 
+    @cached_property
+    def effective_keystore_url(self) -> str:
+        return self.keystore_url or _keystore_beside(self.effective_database_url, self.data_dir)
+
+    @cached_property
+    def effective_keystore_owner_url(self) -> str:
+        if self.keystore_owner_url:
+            return self.keystore_owner_url
+        if self.keystore_url:
+            return self.keystore_url
+        return _keystore_beside(self.effective_owner_url, self.data_dir)
+
     @property
     def is_sqlite(self) -> bool:
         return make_url(self.effective_database_url).get_backend_name() == "sqlite"
@@ -97,3 +117,10 @@ class Settings(BaseSettings):
         url = self.effective_public_url
         local = any(url.startswith(f"http://{h}") for h in ("localhost", "127.0.0.1", "[::1]"))
         return not local
+
+
+def _keystore_beside(database_url: str, data_dir: Path) -> str:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite+aiosqlite:///{data_dir / 'keys.db'}"
+    return url.set(database=f"{url.database}_keys").render_as_string(hide_password=False)

@@ -80,6 +80,7 @@ async def _pg_prepare(url: str) -> None:
     engine = create_async_engine(_admin_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     async with engine.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}_keys" WITH (FORCE)'))  # the key store
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
         exists = await conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
         if not exists:
@@ -91,7 +92,13 @@ async def _pg_drop(url: str) -> None:
     engine = create_async_engine(_admin_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     async with engine.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}_keys" WITH (FORCE)'))
     await engine.dispose()
+
+
+def keystore_url(database_url: str) -> str:
+    url = make_url(database_url)
+    return url.set(database=f"{url.database}_keys").render_as_string(hide_password=False)
 
 
 def app_url(owner_url: str) -> str:
@@ -115,6 +122,10 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 async def _pg_truncate() -> None:
+    keys = create_async_engine(keystore_url(PG_URL), poolclass=NullPool)
+    async with keys.begin() as conn:
+        await conn.execute(text("TRUNCATE org_keys, subject_keys"))
+    await keys.dispose()
     engine = create_async_engine(PG_URL, poolclass=NullPool)
     async with engine.begin() as conn:
         tables = (
@@ -140,6 +151,7 @@ def settings(migrated: Path, tmp_path: Path) -> Settings:
             tmp_path, database_url=app_url(PG_URL), database_owner_url=PG_URL, database_app_role=APP_ROLE
         )
     shutil.copyfile(migrated, tmp_path / "parley.db")
+    shutil.copyfile(migrated.with_name("keys.db"), tmp_path / "keys.db")
     return base_settings(tmp_path)
 
 

@@ -45,10 +45,12 @@ async def _send(runtime: Runtime, scope: OrgScope, agent: Agent, conversation_id
 
 async def _messages(runtime: Runtime, scope: OrgScope, conversation_id: str) -> list[tuple[str, str]]:
     async with scoped_unit_of_work(runtime.sessionmaker, scope, write=False) as db:
-        from parley.privacy.keys import org_cipher
+        from parley.privacy.keys import keyring
 
-        cipher = await org_cipher(db, runtime, scope)
-        return [(m.role, service.open_body(cipher, m)) for m in await repo.messages(db, scope, conversation_id)]
+        ring = keyring(runtime, scope)
+        return [
+            (m.role, str(await service.open_body(ring, m))) for m in await repo.messages(db, scope, conversation_id)
+        ]
 
 
 async def test_a_retried_delivery_is_answered_once(client, runtime: Runtime):

@@ -142,7 +142,7 @@ async def do_create_credential(
 ) -> ProviderCredential:
     api_key = body.api_key.get_secret_value()
     credential_id = new_id("cred")
-    cipher = await org_cipher(db, runtime, scope)
+    cipher = await org_cipher(runtime, scope)
     credential = ProviderCredential(
         id=credential_id,
         org_id=scope.org_id,
@@ -168,7 +168,7 @@ async def do_create_credential(
 
 
 async def api_key_of(db: AsyncSession, runtime: Runtime, scope: OrgScope, credential: ProviderCredential) -> str:
-    cipher = await org_cipher(db, runtime, scope)
+    cipher = await org_cipher(runtime, scope)
     return cipher.decrypt_text(credential.api_key_sealed, record=credential_record(credential.id))
 
 

@@ -25,6 +25,7 @@ from parley.conversations.schemas import (
 from parley.kit.errors import InvalidField
 from parley.kit.ids import new_id
 from parley.llm.base import TextDelta
+from parley.privacy.keys import Erased
 from parley.tenancy.permissions import Permission
 from parley.tenancy.scope import OrgScope, scoped_unit_of_work
 
@@ -64,7 +65,8 @@ async def get_conversation(
             MessageOut(
                 id=m.id,
                 role=m.role,
-                body=body,
+                body=None if isinstance(body, Erased) else body,
+                erased=isinstance(body, Erased),
                 language=m.language,
                 confidence=m.confidence,
                 citations=m.citations,

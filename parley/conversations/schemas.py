@@ -25,7 +25,8 @@ class ConversationOut(ResponseBody):
 class MessageOut(ResponseBody):
     id: str
     role: str
-    body: str
+    body: str | None = Field(description="null when erased")
+    erased: bool = Field(description="the sender was erased: their key is destroyed and the text unreadable")
     language: str | None
     confidence: float | None
     citations: list[dict[str, Any]]

@@ -18,7 +18,7 @@ from parley.kit.ids import new_id
 from parley.llm.base import Passage, TextDelta
 from parley.models import Agent, Contact, ContactIdentifier, Conversation, Message
 from parley.privacy import audit
-from parley.privacy.keys import org_cipher
+from parley.privacy.keys import Erased, Keyring, keyring
 from parley.runtime import Runtime
 from parley.tenancy.scope import OrgScope, scoped_unit_of_work
 
@@ -27,8 +27,9 @@ def message_record(message_id: str) -> str:
     return f"message:{message_id}:body"
 
 
-def open_body(cipher: Cipher, message: Message) -> str:
-    return cipher.decrypt_text(message.body_sealed, record=message_record(message.id))
+async def open_body(ring: Keyring, message: Message) -> str | Erased:
+    """A message's text, or ERASED once its sender's key was destroyed (bodies are sealed per person)."""
+    return await ring.open_text(message.body_sealed, record=message_record(message.id))
 
 
 async def contact_for(db: AsyncSession, runtime: Runtime, scope: OrgScope, kind: str, value: str) -> Contact:
@@ -105,9 +106,8 @@ async def receive(
     async with scoped_unit_of_work(runtime.sessionmaker, scope) as db:
         received = await _record_inbound(db, runtime, scope, conversation_id, text, external_id)
         if received.answered is not None:
-            cipher = await org_cipher(db, runtime, scope)
             conversation = await access_conversation(db, scope, conversation_id)
-            replayed = _reply_from(received.answered, cipher, conversation)
+            replayed = await _reply_from(received.answered, keyring(runtime, scope), conversation)
     if received.answered is not None:
         yield TextDelta(replayed.text)
         yield replayed
@@ -124,13 +124,14 @@ async def _record_inbound(
     db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str, text: str, external_id: str | None
 ) -> _Received:
     conversation = await access_conversation(db, scope, conversation_id)
-    cipher = await org_cipher(db, runtime, scope)
+    ring = keyring(runtime, scope)
     if external_id:
         earlier = await repo.message_by_external_id(db, scope, conversation_id, external_id)
         if earlier is not None:
-            previous = [h for m, h in await _history(db, cipher, scope, conversation_id) if m != earlier.id]
+            previous = [h for m, h in await _history(db, ring, scope, conversation_id) if m != earlier.id]
             return _Received(earlier.id, await repo.reply_to(db, scope, earlier.id), conversation.handed_off, previous)
-    previous = [h for _, h in await _history(db, cipher, scope, conversation_id)]
+    previous = [h for _, h in await _history(db, ring, scope, conversation_id)]
+    cipher = await ring.subject(conversation.contact_id)
     now = runtime.clock.now()
     inbound = Message(
         id=new_id("msg"),
@@ -151,14 +152,23 @@ async def _record_inbound(
 
 
 async def _history(
-    db: AsyncSession, cipher: Cipher, scope: OrgScope, conversation_id: str
+    db: AsyncSession, ring: Keyring, scope: OrgScope, conversation_id: str
 ) -> list[tuple[str, tuple[str, str]]]:
-    return [
-        (m.id, ("assistant" if m.role in ("assistant", "staff") else "user", open_body(cipher, m)))
-        # One more than the prompt can use, so that dropping a replayed message still leaves a full window.
-        for m in await repo.recent_messages(db, scope, conversation_id, limit=prompt.HISTORY_MESSAGES + 1)
-        if m.role in ("user", "assistant", "staff")
-    ]
+    # One more than the prompt can use, so that dropping a replayed message still leaves a full window.
+    recent = await repo.recent_messages(db, scope, conversation_id, limit=prompt.HISTORY_MESSAGES + 1)
+    return await prompt_history(ring, recent)
+
+
+async def prompt_history(ring: Keyring, messages: list[Message]) -> list[tuple[str, tuple[str, str]]]:
+    """(message id, (role, text)) for the model, oldest first; erased messages are left out."""
+    history: list[tuple[str, tuple[str, str]]] = []
+    for m in messages:
+        if m.role not in ("user", "assistant", "staff"):
+            continue
+        body = await open_body(ring, m)
+        if not isinstance(body, Erased):
+            history.append((m.id, ("assistant" if m.role in ("assistant", "staff") else "user", body)))
+    return history
 
 
 async def answer(
@@ -189,7 +199,7 @@ async def answer(
         if existing is not None:  # answered meanwhile by another worker: theirs stands, ours is dropped
             yield Stored(inbound_id, existing.id, replay=True)
             return
-        cipher = await org_cipher(db, runtime, scope)
+        cipher = await keyring(runtime, scope).subject(conversation.contact_id)
         stored = _store_reply(cipher, scope, conversation, inbound, reply, runtime)
         db.add(stored)
         inbound.handled_at = runtime.clock.now()
@@ -226,9 +236,9 @@ def _store_reply(
     return message
 
 
-def _reply_from(message: Message, cipher: Cipher, conversation: Conversation) -> Reply:
+async def _reply_from(message: Message, ring: Keyring, conversation: Conversation) -> Reply:
     return Reply(
-        text=open_body(cipher, message),
+        text=str(await open_body(ring, message)),
         language=message.language or "en",
         confidence=message.confidence,
         needs_attention=conversation.needs_attention,
@@ -258,11 +268,11 @@ async def access_conversation(db: AsyncSession, scope: OrgScope, conversation_id
 
 async def read_transcript(
     db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str
-) -> tuple[Conversation, list[tuple[Message, str]]]:
+) -> tuple[Conversation, list[tuple[Message, str | Erased]]]:
     """A staff member reads a conversation: personal data, so the read is audited."""
     conversation = await access_conversation(db, scope, conversation_id)
-    cipher = await org_cipher(db, runtime, scope)
-    messages = [(m, open_body(cipher, m)) for m in await repo.messages(db, scope, conversation_id)]
+    ring = keyring(runtime, scope)
+    messages = [(m, await open_body(ring, m)) for m in await repo.messages(db, scope, conversation_id)]
     await audit.record_in_scope(
         db,
         runtime.clock,

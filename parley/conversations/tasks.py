@@ -18,7 +18,7 @@ from parley.conversations import repository as repo
 from parley.kit.context import Actor
 from parley.kit.db import unit_of_work
 from parley.models import Agent, Organization
-from parley.privacy.keys import org_cipher
+from parley.privacy.keys import Erased, keyring
 from parley.runtime import Runtime
 from parley.tenancy import platform
 from parley.tenancy.scope import OrgScope
@@ -49,7 +49,7 @@ async def _unanswered_in(runtime: Runtime, org_id: str) -> tuple[OrgScope, list[
         pending = await repo.unanswered(db, scope, before=runtime.clock.now() - RECOVER_AFTER, limit=BATCH)
         if not pending:
             return scope, work
-        cipher = await org_cipher(db, runtime, scope)
+        ring = keyring(runtime, scope)
         for message in pending:
             conversation = await repo.conversation(db, scope, message.conversation_id)
             agent = (
@@ -59,12 +59,12 @@ async def _unanswered_in(runtime: Runtime, org_id: str) -> tuple[OrgScope, list[
             )
             if conversation is None or agent is None:
                 continue
-            history = [
-                ("assistant" if m.role in ("assistant", "staff") else "user", service.open_body(cipher, m))
-                for m in await repo.recent_messages(
-                    db, scope, conversation.id, limit=prompt.HISTORY_MESSAGES, before=message.created_at
-                )
-                if m.role in ("user", "assistant", "staff")
-            ]
-            work.append((agent, conversation.id, message.id, service.open_body(cipher, message), history))
+            recent = await repo.recent_messages(
+                db, scope, conversation.id, limit=prompt.HISTORY_MESSAGES, before=message.created_at
+            )
+            history = [h for _, h in await service.prompt_history(ring, recent)]
+            text = await service.open_body(ring, message)
+            if isinstance(text, Erased):  # its sender was erased meanwhile: nothing to answer
+                continue
+            work.append((agent, conversation.id, message.id, text, history))
     return scope, work

@@ -8,13 +8,16 @@ from it with HKDF, so an operator manages one secret, and each derived key is us
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from parley.kit.crypto import DecryptionError
 from parley.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,3 +70,35 @@ def _embedded_key(path: Path) -> bytes:
 
 def derive_key(master: bytes, purpose: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(master)
+
+
+@dataclass(frozen=True)
+class MasterKeys:
+    """The current master key (wraps) and those being rotated out (unwrap only), by id."""
+
+    current: bytes
+    previous: tuple[bytes, ...] = ()
+
+    @property
+    def current_id(self) -> str:
+        return master_key_id(self.current)
+
+    def by_id(self, key_id: str) -> bytes:
+        for key in (self.current, *self.previous):
+            if master_key_id(key) == key_id:
+                return key
+        raise DecryptionError(f"master key {key_id} is not configured (was it dropped before rotating?)")
+
+
+def master_key_id(key: bytes) -> str:
+    """A public name for a master key: a hash that cannot be turned back into the key."""
+    return "mk_" + hashlib.sha256(b"parley/master-key-id/v1" + key).hexdigest()[:16]
+
+
+def load_master_keys(settings: Settings) -> MasterKeys:
+    configured = settings.previous_master_keys.get_secret_value()
+    previous = [decode_key(k) for k in configured.split(",") if k.strip()]
+    rotated_out = settings.data_dir / (KEY_FILE + ".previous")  # embedded mode, after `parley keys rotate-master`
+    if not settings.master_key.get_secret_value() and rotated_out.exists():
+        previous.append(decode_key(rotated_out.read_text()))
+    return MasterKeys(current=load_master_key(settings), previous=tuple(previous))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from alembic import command
 from alembic.config import Config
 
@@ -32,7 +34,12 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool, c
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
+    """The key store first (it adopts keys that older schemas kept in the main database), then the schema."""
+    from parley.kit.keys import load_master_keys
+    from parley.privacy.keystore import prepare
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(prepare(settings, load_master_keys(settings)))
     command.upgrade(alembic_config(settings), revision)
 
 

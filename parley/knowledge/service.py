@@ -116,7 +116,7 @@ async def do_add_file(
     )
     db.add(document)
     await db.flush()
-    await store.put(runtime.settings, await org_cipher(db, runtime, scope), document.id, data)
+    await store.put(runtime.settings, await org_cipher(runtime, scope), document.id, data)
     await audit.record_in_scope(
         db,
         runtime.clock,

@@ -117,7 +117,7 @@ async def _load(
         return fetched.data, fetched.content_type
     async with unit_of_work(runtime.sessionmaker, write=False) as db:
         scope = await platform.system_scope(db, org_id, ACTOR)
-        cipher = await org_cipher(db, runtime, scope)
+        cipher = await org_cipher(runtime, scope)
     data = await store.get(runtime.settings, cipher, document_id)
     if data is None:
         raise UnsupportedDocument("the uploaded file is missing from storage; upload it again")

@@ -8,7 +8,6 @@ from parley.models.conversation import Conversation, Message
 from parley.models.knowledge import Chunk, Document, KnowledgeBase
 from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
-from parley.models.org_key import OrgKey
 from parley.models.organization import Organization
 from parley.models.usage import UsageDaily
 from parley.models.user import User, UserSession
@@ -28,7 +27,6 @@ __all__ = [
     "LoginThrottle",
     "Membership",
     "Message",
-    "OrgKey",
     "Organization",
     "ProviderCredential",
     "UsageDaily",

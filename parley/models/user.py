@@ -38,6 +38,9 @@ class User(Base):
     created_at: Mapped[datetime] = created_at_column()
     password_changed_at: Mapped[datetime | None] = timestamp_column()
     last_login_at: Mapped[datetime | None] = timestamp_column()
+    # Account deletion with a grace period: cancellable until due, then the worker removes the account.
+    deletion_requested_at: Mapped[datetime | None] = timestamp_column()
+    deletion_due_at: Mapped[datetime | None] = timestamp_column()
 
 
 class UserSession(Base):

@@ -66,3 +66,25 @@ def datamap(metadata: MetaData) -> dict[str, dict[str, dict[str, Any]]]:
         table.name: {column.name: asdict(column.info[INFO_KEY]) for column in table.columns}
         for table in metadata.sorted_tables
     }
+
+
+def document() -> dict[str, Any]:
+    """The whole map as one document: retention classes, then every table of the main database and of the key
+    store. What `parley privacy datamap` and `GET /api/v1/privacy/datamap` print."""
+    import parley.models  # noqa: F401  (registers every table)
+    from parley.kit.db import Base
+    from parley.privacy.keystore import KeystoreBase
+    from parley.privacy.retention import RETENTION_CLASSES
+
+    return {
+        "retention_classes": RETENTION_CLASSES,
+        "erasure_strategies": {
+            "delete": "the row or value is deleted",
+            "null": "the value is cleared",
+            "pseudonymise": "replaced by a keyed hash (HMAC) that cannot be reversed",
+            "keep_legal_obligation": "kept as long as the law requires, then deleted",
+            "not_applicable": "not personal data",
+        },
+        "tables": datamap(Base.metadata),
+        "keystore_tables": datamap(KeystoreBase.metadata),
+    }

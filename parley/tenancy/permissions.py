@@ -18,6 +18,8 @@
 | agents:manage         |        |       |   ✓   |   ✓   |
 | knowledge:manage      |        |       |   ✓   |   ✓   |
 | credentials:manage    |        |       |   ✓   |   ✓   |
+| privacy:manage        |        |       |   ✓   |   ✓   |
+| org:delete            |        |       |       |   ✓   |
 
 Viewers see configuration but not conversations (personal data); agents read conversations and try agents.
 Nobody can grant a role above their own, admins cannot change or remove owners, and an organisation always
@@ -66,6 +68,8 @@ class Permission(StrEnum):
     KNOWLEDGE_MANAGE = "knowledge:manage"
     CREDENTIALS_MANAGE = "credentials:manage"
     CONVERSATIONS_READ = "conversations:read"
+    PRIVACY_MANAGE = "privacy:manage"  # retention periods and other privacy settings
+    ORG_DELETE = "org:delete"  # ask for (or cancel) the deletion of the whole organisation
 
 
 _VIEWER = frozenset({Permission.ORG_READ, Permission.MEMBERS_READ, Permission.AGENTS_READ, Permission.KNOWLEDGE_READ})
@@ -80,13 +84,14 @@ _ADMIN = _AGENT | {
     Permission.AGENTS_MANAGE,
     Permission.KNOWLEDGE_MANAGE,
     Permission.CREDENTIALS_MANAGE,
+    Permission.PRIVACY_MANAGE,
 }
 
 MATRIX: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: _VIEWER,
     Role.AGENT: _AGENT,
     Role.ADMIN: _ADMIN,
-    Role.OWNER: _ADMIN | {Permission.OWNERS_MANAGE},
+    Role.OWNER: _ADMIN | {Permission.OWNERS_MANAGE, Permission.ORG_DELETE},
 }
 
 

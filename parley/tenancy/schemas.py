@@ -14,6 +14,10 @@ class OrganizationOut(ResponseBody):
     name: str
     slug: str
     created_at: datetime
+    conversation_retention_days: int
+    deletion_due_at: datetime | None = Field(
+        description="set while a deletion of the organisation is pending: show a countdown; it can be cancelled"
+    )
 
 
 class OrganizationUpdateIn(RequestBody):
