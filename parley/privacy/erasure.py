@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from parley.kit.errors import NotFound
 from parley.models import Contact, Conversation, Message
 from parley.privacy import audit
+from parley.privacy.retention import delete_messages
 from parley.runtime import Runtime
 from parley.tenancy.scope import OrgScope, scoped_unit_of_work
 
@@ -37,8 +38,7 @@ async def erase_contact(runtime: Runtime, scope: OrgScope, contact_id: str) -> E
             Conversation.org_id == scope.org_id, Conversation.contact_id == contact_id
         )
         conversations = int(await db.scalar(select(func.count()).select_from(conversation_ids.subquery())) or 0)
-        result = await db.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
-        messages = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        messages = await delete_messages(db, Message.conversation_id.in_(conversation_ids))
         await db.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
         await db.execute(delete(Contact).where(Contact.org_id == scope.org_id, Contact.id == contact_id))
         await audit.record_in_scope(
