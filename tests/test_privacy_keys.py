@@ -138,7 +138,7 @@ async def test_rotating_the_master_key_rewraps_organisation_keys(client, runtime
     only_new = Keystore(settings.effective_keystore_url, MasterKeys(current=new), SystemClock())
     only_old = Keystore(settings.effective_keystore_url, MasterKeys(current=old), SystemClock())
     try:
-        key_id, key = await only_new.subject_key(chat.org_id, chat.contact_id)
+        _key_id, key = await only_new.subject_key(chat.org_id, chat.contact_id)
         assert key == (await runtime.keystore.subject_key(chat.org_id, chat.contact_id))[1]
         with pytest.raises(DecryptionError):
             await only_old.org_key(chat.org_id)
