@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from parley.auth.passwords import Passwords
 from parley.kit.clock import Clock, SystemClock
-from parley.kit.db import create_engine, make_sessionmaker
+from parley.kit.db import create_engine, make_sessionmaker, scrub
 from parley.kit.keys import MasterKeys, derive_key, load_master_keys
 from parley.llm.factory import BreakerRegistry, ProviderCache
 from parley.privacy.keystore import Keystore
@@ -40,6 +40,12 @@ class Runtime:
     @property
     def master_key(self) -> bytes:
         return self.masters.current
+
+    async def scrub_deleted(self) -> bool:
+        """After an erasure or a deletion sweep: push deleted rows (and destroyed keys) off the disk (SQLite)."""
+        main = await scrub(self.engine)
+        keys = await scrub(self.keystore.engine)
+        return main and keys
 
     async def close(self) -> None:
         await self.providers.aclose()

@@ -13,7 +13,7 @@ from parley.conversations import service
 from parley.kit.context import Actor
 from parley.kit.db import unit_of_work
 from parley.models import Agent
-from parley.privacy.keystore import SubjectKeyRow
+from parley.privacy.keystore import OrgKeyRow, SubjectKeyRow
 from parley.runtime import Runtime
 from parley.settings import Settings
 from parley.tenancy import platform
@@ -73,3 +73,12 @@ async def keystore_rows(settings: Settings) -> int:
             )
     finally:
         await engine.dispose()
+
+
+async def wrapped_keys(runtime: Runtime, org_id: str) -> list[bytes]:
+    """The organisation's keys exactly as the key store holds them (wrapped)."""
+    session = await runtime.keystore.session()
+    async with session:
+        org = list(await session.scalars(select(OrgKeyRow.wrapped_key).where(OrgKeyRow.org_id == org_id)))
+        people = list(await session.scalars(select(SubjectKeyRow.wrapped_key).where(SubjectKeyRow.org_id == org_id)))
+    return [bytes(k) for k in org + people]

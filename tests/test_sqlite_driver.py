@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from parley.kit.db import OFFLOAD_OPTION, unit_of_work
+from parley.kit.db import OFFLOAD_OPTION, scrub, unit_of_work
 from parley.runtime import Runtime
+from parley.settings import Settings
 
 pytestmark = pytest.mark.sqlite  # the SQLite driver itself; deselected in the PostgreSQL pass
 
@@ -122,3 +123,19 @@ async def test_core_connections_work_on_the_inline_path(runtime: Runtime) -> Non
     satisfy it (it failed with AwaitRequired before)."""
     async with runtime.engine.connect() as conn:
         assert await conn.scalar(text("SELECT 41 + 1")) == 42
+
+
+async def test_deleted_rows_leave_the_database_file(runtime: Runtime, settings: Settings) -> None:
+    """secure_delete zeroes a deleted row in its page; `scrub` moves the log's old page images out."""
+    async with unit_of_work(runtime.sessionmaker) as db:
+        await db.execute(text("CREATE TABLE scratch (id INTEGER PRIMARY KEY, v TEXT)"))
+        for i in range(20):
+            await db.execute(text("INSERT INTO scratch (v) VALUES (:v)"), {"v": f"keep-{i:03d}-" + "x" * 40})
+        await db.execute(text("INSERT INTO scratch (v) VALUES ('ERASE-ME-ZEBRA-4471')"))
+    assert await scrub(runtime.engine)
+    async with unit_of_work(runtime.sessionmaker) as db:
+        await db.execute(text("DELETE FROM scratch WHERE v = 'ERASE-ME-ZEBRA-4471'"))
+    assert await scrub(runtime.engine)
+    on_disk = b"".join(p.read_bytes() for p in settings.data_dir.glob("parley.db*"))
+    assert b"keep-019" in on_disk
+    assert b"ERASE-ME-ZEBRA-4471" not in on_disk

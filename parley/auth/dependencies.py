@@ -43,6 +43,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def _writes(request: Request) -> bool:
+    if getattr(request.state, "audited_read", False):
+        return True
     return request.method not in SAFE_METHODS and not getattr(request.state, "reads_only", False)
 
 
@@ -51,6 +53,14 @@ async def reads_only(request: Request) -> None:
     and that writes in short transactions of its own: a conversation turn, which must not hold SQLite's write
     lock while a model thinks. Route-level dependencies run before the others, so the flag is set in time."""
     request.state.reads_only = True
+
+
+async def audited_read(request: Request) -> None:
+    """Route dependency for a GET that records who read what (a transcript): its transaction writes the audit
+    row, so it starts as a write transaction. On SQLite a read transaction that writes later fails outright if
+    another connection committed in between (it cannot upgrade a stale snapshot); starting with the write lock
+    avoids that."""
+    request.state.audited_read = True
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -84,12 +84,30 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # Deleted rows are overwritten with zeros rather than left in free pages: erased data must not be
+        # recoverable from the file (see `scrub`).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+async def scrub(engine: AsyncEngine) -> bool:
+    """After deleting personal data on SQLite: checkpoint the write-ahead log into the database file and truncate
+    it, so that the old page images (which still hold the deleted rows) leave the disk. With secure_delete the
+    database file itself already holds zeros where the rows were. Returns False if readers kept the log busy
+    (the next sweep tries again). PostgreSQL: a no-op here; dead rows go at the next (auto)vacuum."""
+    if engine.dialect.name != "sqlite":
+        return True
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        busy, _, _ = await cursor.fetchone()
+        await cursor.close()
+    return not busy
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -116,6 +116,7 @@ async def delete_organization_now(runtime: Runtime, org_id: str) -> None:
             target_id=org_id,
             details={"rows_removed": removed},
         )
+    await runtime.scrub_deleted()
 
 
 async def _delete_messages_in_batches(runtime: Runtime, org_id: str) -> None:
@@ -217,6 +218,8 @@ async def delete_due_users(runtime: Runtime) -> dict[str, int]:
                 target_id=user_id,
             )  # fmt: skip
             deleted += 1
+    if deleted:
+        await runtime.scrub_deleted()
     return {"users": deleted, "blocked": blocked}
 
 

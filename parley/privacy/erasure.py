@@ -50,4 +50,5 @@ async def erase_contact(runtime: Runtime, scope: OrgScope, contact_id: str) -> E
             target_id=contact_id,
             details={"conversations": conversations, "messages": messages, "key_destroyed": destroyed},
         )
+    await runtime.scrub_deleted()
     return Erasure(contact_id, conversations, messages, destroyed)

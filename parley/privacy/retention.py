@@ -118,6 +118,8 @@ async def sweep(runtime: Runtime, *, dry_run: bool = False) -> SweepReport:
                         details=counts.as_dict(),
                     )
     report.totals.ip_addresses += await _anonymise_session_ips(runtime, now - IP_KEPT, dry_run=dry_run)
+    if report.totals.anything and not dry_run:
+        await runtime.scrub_deleted()
     return report
 
 
