@@ -63,7 +63,7 @@ def undeclared_columns(metadata: MetaData) -> list[str]:
 def datamap(metadata: MetaData) -> dict[str, dict[str, dict[str, Any]]]:
     """{table: {column: declaration}} for every table, in dependency order."""
     return {
-        table.name: {column.name: asdict(column.info[INFO_KEY]) for column in table.columns}
+        str(table.name): {str(column.name): asdict(column.info[INFO_KEY]) for column in table.columns}
         for table in metadata.sorted_tables
     }
 
