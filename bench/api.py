@@ -242,6 +242,7 @@ async def _recreate_pg_database(admin_url: str, drop_only: bool) -> None:
     connection = await asyncpg.connect(admin_url)
     try:
         await connection.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        await connection.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}_keys WITH (FORCE)")  # its key store
         if not drop_only:
             await connection.execute(f"CREATE DATABASE {PG_DATABASE}")
     finally:

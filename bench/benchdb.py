@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -56,3 +62,46 @@ async def pg_admin(admin_url: str, statements: list[str]) -> list[object]:
     finally:
         await engine.dispose()
     return results
+
+
+@contextmanager
+def fresh_database(
+    backend: Literal["sqlite", "postgres"], admin_url: str, name: str, master_key: str, **overrides: object
+) -> Iterator[Settings]:
+    """Fresh, migrated database settings; everything created is removed on exit, on errors too. PostgreSQL: the
+    database `name` (and its key store `name_keys`) dropped and created, migrated as the owner, used through a
+    non-superuser role `name_app` so that row-level security applies as in production."""
+    from parley.kit.migrate import upgrade
+
+    root = Path(tempfile.mkdtemp(prefix=f"{name.replace('_', '-')}-{backend}-"))
+    role = f"{name}_app"
+    databases = [name, f"{name}_keys"]
+    created_role = False
+    try:
+        if backend == "sqlite":
+            settings = settings_for(root, master_key, **overrides)
+        else:
+            exists = asyncio.run(pg_admin(admin_url, [f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'"]))[0]
+            statements = [f'DROP DATABASE IF EXISTS "{d}" WITH (FORCE)' for d in databases]
+            statements.append(f'CREATE DATABASE "{name}"')
+            if not exists:
+                statements.append(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
+            asyncio.run(pg_admin(admin_url, statements))
+            created_role = not exists
+            settings = settings_for(
+                root,
+                master_key,
+                database_url=with_database(admin_url, name, role),
+                database_owner_url=with_database(admin_url, name),
+                database_app_role=role,
+                **overrides,
+            )
+        upgrade(settings)
+        yield settings
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        if backend == "postgres":
+            drops = [f'DROP DATABASE IF EXISTS "{d}" WITH (FORCE)' for d in databases]
+            if created_role:
+                drops.append(f"DROP ROLE IF EXISTS {role}")
+            asyncio.run(pg_admin(admin_url, drops))

@@ -56,23 +56,19 @@ import itertools
 import math
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Literal
 
-from benchdb import pg_admin, pg_reachable, settings_for, with_database
+from benchdb import fresh_database, pg_admin, pg_reachable, settings_for
 from sqlalchemy import text
 
 from parley.kit.context import Actor, RequestInfo
 from parley.kit.db import unit_of_work
 from parley.kit.ids import new_id
-from parley.kit.migrate import upgrade
 from parley.knowledge import search as knowledge_search
 from parley.knowledge.chunking import chunk
 from parley.knowledge.extract import extract
@@ -90,7 +86,7 @@ Backend = Literal["sqlite", "postgres"]
 TARGET_P95_MS = 20.0
 TARGET_CHUNKS = 100_000
 PG_DATABASE = "parley_bench_retrieval"
-PG_APP_ROLE = "parley_bench_app"
+PG_APP_ROLE = f"{PG_DATABASE}_app"  # created by benchdb.fresh_database
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 MASTER_KEY = base64.urlsafe_b64encode(b"retrieval-bench-master-key-32by!").decode()
 ACTOR = Actor("system", None, RequestInfo(request_id="bench-retrieval"))
@@ -249,38 +245,8 @@ class Corpus:
 
 @contextmanager
 def database(backend: Backend, admin_url: str) -> Iterator[Settings]:
-    """Fresh, migrated database settings; everything created is removed on exit, on errors too."""
-    root = Path(tempfile.mkdtemp(prefix=f"parley-bench-retrieval-{backend}-"))
-    created_role = False
-    try:
-        if backend == "sqlite":
-            settings = settings_for(root, MASTER_KEY)
-        else:
-            exists = asyncio.run(pg_admin(admin_url, [f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_APP_ROLE}'"]))[0]
-            asyncio.run(
-                pg_admin(
-                    admin_url,
-                    [f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)', f'CREATE DATABASE "{PG_DATABASE}"']
-                    + ([] if exists else [f"CREATE ROLE {PG_APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"]),
-                )
-            )
-            created_role = not exists
-            settings = settings_for(
-                root,
-                MASTER_KEY,
-                database_url=with_database(admin_url, PG_DATABASE, PG_APP_ROLE),
-                database_owner_url=with_database(admin_url, PG_DATABASE),
-                database_app_role=PG_APP_ROLE,
-            )
-        upgrade(settings)
+    with fresh_database(backend, admin_url, PG_DATABASE, MASTER_KEY) as settings:
         yield settings
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        if backend == "postgres":
-            drops = [f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)']
-            if created_role:
-                drops.append(f"DROP ROLE IF EXISTS {PG_APP_ROLE}")
-            asyncio.run(pg_admin(admin_url, drops))
 
 
 # --- measurement -----------------------------------------------------------------------------------------------

@@ -51,18 +51,15 @@ import base64
 import math
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
-from benchdb import pg_admin, pg_reachable, settings_for, with_database
+from benchdb import fresh_database, pg_reachable
 from sqlalchemy import event, text
 
 from parley.agents import service as agents_service
@@ -72,7 +69,6 @@ from parley.conversations import repository as conversations_repo
 from parley.conversations.engine import Reply
 from parley.kit.context import Actor, RequestInfo
 from parley.kit.db import unit_of_work
-from parley.kit.migrate import upgrade
 from parley.knowledge import search
 from parley.knowledge import service as knowledge_service
 from parley.knowledge.schemas import KnowledgeBaseIn
@@ -80,7 +76,7 @@ from parley.knowledge.tasks import ingest_pending
 from parley.llm.base import ChatMessage, ChatRequest, Event, Finished, Provider, TextDelta, Usage
 from parley.llm.offline import OfflineProvider
 from parley.models import Agent
-from parley.privacy.keys import org_cipher
+from parley.privacy.keys import keyring
 from parley.runtime import Runtime, create_runtime
 from parley.settings import Settings
 from parley.tenancy import platform
@@ -90,7 +86,7 @@ Backend = Literal["sqlite", "postgres"]
 
 TARGET_P50_MS = 10.0
 PG_DATABASE = "parley_bench_turn"
-PG_APP_ROLE = "parley_bench_turn_app"
+PG_APP_ROLE = f"{PG_DATABASE}_app"  # created by benchdb.fresh_database
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 MASTER_KEY = base64.urlsafe_b64encode(b"turn-bench-master-key-32-bytes!!").decode()
 ACTOR = Actor("system", None, RequestInfo(request_id="bench-turn"))
@@ -210,35 +206,8 @@ def questions(count: int, seed: int) -> list[str]:
 
 @contextmanager
 def database(backend: Backend, admin_url: str) -> Iterator[Settings]:
-    """Fresh, migrated database settings; everything created is removed on exit, on errors too."""
-    root = Path(tempfile.mkdtemp(prefix=f"parley-bench-turn-{backend}-"))
-    created_role = False
-    try:
-        if backend == "sqlite":
-            settings = settings_for(root, MASTER_KEY)
-        else:
-            exists = asyncio.run(pg_admin(admin_url, [f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_APP_ROLE}'"]))[0]
-            statements = [f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)', f'CREATE DATABASE "{PG_DATABASE}"']
-            if not exists:
-                statements.append(f"CREATE ROLE {PG_APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
-            asyncio.run(pg_admin(admin_url, statements))
-            created_role = not exists
-            settings = settings_for(
-                root,
-                MASTER_KEY,
-                database_url=with_database(admin_url, PG_DATABASE, PG_APP_ROLE),
-                database_owner_url=with_database(admin_url, PG_DATABASE),
-                database_app_role=PG_APP_ROLE,
-            )
-        upgrade(settings)
+    with fresh_database(backend, admin_url, PG_DATABASE, MASTER_KEY) as settings:
         yield settings
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        if backend == "postgres":
-            drops = [f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)']
-            if created_role:
-                drops.append(f"DROP ROLE IF EXISTS {PG_APP_ROLE}")
-            asyncio.run(pg_admin(admin_url, drops))
 
 
 # --- measurement -----------------------------------------------------------------------------------------------
@@ -407,9 +376,9 @@ async def history_read_ms(fixture: Fixture, conversation_id: str, limit: int, re
     for _ in range(repeats + 3):
         async with scoped_unit_of_work(runtime.sessionmaker, scope, write=False) as db:
             started = time.perf_counter()
-            cipher = await org_cipher(db, runtime, scope)
+            ring = keyring(runtime, scope)
             bodies = [
-                service.open_body(cipher, m)
+                await service.open_body(ring, m)
                 for m in await conversations_repo.messages(db, scope, conversation_id, limit=limit)
             ]
             times.append((time.perf_counter() - started) * 1000)

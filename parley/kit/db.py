@@ -9,6 +9,8 @@ SQLite (embedded) and PostgreSQL (scaled) share every code path. Two details dif
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -120,6 +122,17 @@ async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession], *, write: bool = True
 ) -> AsyncIterator[AsyncSession]:
     """One transaction: committed when the block ends, rolled back if it raises."""
+    lock = _sqlite_writer_lock(sessionmaker) if write else None
+    if lock is None:
+        async with _transaction(sessionmaker, write) as session:
+            yield session
+        return
+    async with lock, _transaction(sessionmaker, write) as session:
+        yield session
+
+
+@asynccontextmanager
+async def _transaction(sessionmaker: async_sessionmaker[AsyncSession], write: bool) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session:
         await session.connection(execution_options={WRITE_OPTION: write})
         try:
@@ -128,6 +141,24 @@ async def unit_of_work(
         except BaseException:
             await session.rollback()
             raise
+
+
+# SQLite has one writer at a time. Writers of this process queue on an asyncio lock instead of all issuing
+# BEGIN IMMEDIATE and sleeping in SQLite's busy handler (which polls with growing sleeps, so under contention the
+# lock sits idle between a commit and the next sleeper waking up). Other processes (the CLI, a worker) are still
+# kept apart by SQLite's own locking.
+_writer_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_writer_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+    bind = sessionmaker.kw.get("bind")
+    if bind is None or bind.dialect.name != "sqlite":
+        return None
+    engine = bind.sync_engine
+    lock = _writer_locks.get(engine)
+    if lock is None:
+        lock = _writer_locks[engine] = asyncio.Lock()
+    return lock
 
 
 async def set_pg_setting(session: AsyncSession, name: str, value: str) -> None:
