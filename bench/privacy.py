@@ -193,7 +193,10 @@ async def measure_crypto(runtime: Runtime, scope: OrgScope, count: int) -> dict[
     key = AESGCM.generate_key(bit_length=256)
     aes = AESGCM(key)
     started = time.perf_counter()
-    raw = [(nonce := os.urandom(12), aes.encrypt(nonce, b.encode(), r.encode())) for b, r in zip(bodies, records)]
+    raw = []
+    for body, record in zip(bodies, records, strict=True):
+        nonce = os.urandom(12)
+        raw.append((nonce, aes.encrypt(nonce, body.encode(), record.encode())))
     raw_write_us = (time.perf_counter() - started) / count * 1e6
     started = time.perf_counter()
     for (nonce, blob), record in zip(raw, records, strict=True):
@@ -211,7 +214,9 @@ async def measure_audit(runtime: Runtime, scope: OrgScope, seconds: float) -> tu
         while time.perf_counter() < deadline:
             async with unit_of_work(runtime.sessionmaker) as db:
                 await set_pg_setting(db, "app.org_id", scope.org_id)
-                await audit.record(db, runtime.clock, actor=Actor.system(), action="bench.appended", org_id=scope.org_id)
+                await audit.record(
+                    db, runtime.clock, actor=Actor.system(), action="bench.appended", org_id=scope.org_id
+                )
             done += 1
         return done
 
@@ -327,4 +332,3 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
     sys.exit(main())
-
