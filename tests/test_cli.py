@@ -35,23 +35,30 @@ def run(data_dir: Path, *args: str, check: bool = True) -> Result:
     return result
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        [],
-        ["serve"],
-        ["worker"],
-        ["migrate"],
-        ["org", "create"],
-        ["user", "create"],
-        ["token", "create"],
-        ["token", "revoke"],
-        ["demo"],
-    ],
-)
+def _all_commands() -> list[list[str]]:
+    """Every command path of the CLI, found by walking it (so a new command is covered without listing it)."""
+    import typer.main
+
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:  # typer's own click: groups have `commands`
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(cli.app), [])
+    return paths
+
+
+@pytest.mark.parametrize("command", _all_commands(), ids=lambda c: " ".join(c) or "parley")
 def test_every_command_has_help(tmp_path: Path, command: list[str]):
     result = run(tmp_path, *command, "--help")
     assert "Usage" in result.stdout
+
+
+def test_the_walk_finds_the_nested_commands():
+    found = {" ".join(c) for c in _all_commands()}
+    assert {"serve", "token revoke", "privacy sweep", "privacy datamap", "keys rotate-master"} <= found
 
 
 def test_embedded_setup_generates_a_private_master_key(tmp_path: Path):
