@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from parley.kit.db import unit_of_work
 from parley.runtime import Runtime
@@ -111,3 +113,48 @@ async def test_audit_rows_cannot_be_changed_by_the_app_role(runtime: Runtime):
         with pytest.raises(DBAPIError, match="permission denied"):
             await conn.execute(text("UPDATE audit_events SET action = 'forged'"))
         await conn.rollback()
+
+
+async def test_knowledge_search_can_use_its_index_under_row_level_security(client, runtime: Runtime):
+    """The full-text match is marked LEAKPROOF (migration 0006), so the policy does not keep the planner from the
+    GIN index: among a few thousand chunks, the app role's search for a rare word goes through the index."""
+    from tests.test_engine import _setup
+
+    base, _, _ = await _setup(client, runtime)
+    org_id = base.rsplit("/", 1)[-1]
+    async with runtime.engine.connect() as conn:
+        assert await conn.scalar(
+            text("SELECT proleakproof FROM pg_proc WHERE proname = 'ts_match_vq' AND pronamespace = 11")
+        )
+        await conn.execute(text("SELECT set_config('app.org_id', :o, true)"), {"o": org_id})
+        await conn.execute(
+            text(
+                "INSERT INTO chunks (id, org_id, knowledge_base_id, document_id, ordinal, heading, text) "
+                "SELECT 'chk_filler_' || g, org_id, knowledge_base_id, document_id, 1000 + g, NULL, "
+                "'filler words about the terrace number ' || g "
+                "FROM (SELECT * FROM chunks LIMIT 1) c, generate_series(1, 40000) g"
+            )
+        )
+        await conn.commit()
+    # Statistics, as autovacuum would gather them (only the owner may ANALYZE).
+    owner = create_async_engine(runtime.settings.effective_owner_url, poolclass=NullPool)
+    async with owner.connect() as conn:
+        await conn.execute(text("ANALYZE chunks"))
+        await conn.commit()
+    await owner.dispose()
+    async with runtime.engine.connect() as conn:
+        await conn.execute(text("SELECT set_config('app.org_id', :o, true)"), {"o": org_id})
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))  # a small table: make the scan choice visible
+        plan = "\n".join(
+            (
+                await conn.execute(
+                    text(
+                        "EXPLAIN SELECT id FROM chunks WHERE search_vector @@ to_tsquery('simple', 'gluten') "
+                        "AND org_id = :o"
+                    ),
+                    {"o": org_id},
+                )
+            ).scalars()
+        )
+        await conn.rollback()
+    assert "ix_chunks_search_vector" in plan, plan
