@@ -47,6 +47,7 @@ bench: setup
 	$(RUN) python bench/retrieval.py
 	$(RUN) python bench/turn.py
 	$(RUN) python bench/privacy.py
+	$(RUN) python bench/redaction.py
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # Uploads (knowledge documents) may exceed max_body_bytes up to this size.
     max_upload_bytes: int = Field(default=21 * 1024 * 1024, ge=1024)
 
+    # ISO 3166 region whose national phone formats PII redaction recognises (international ones always are).
+    phone_region: str = Field(default="", pattern=r"^([A-Z]{2})?$")
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -248,9 +248,12 @@ async def test_agents_validate_their_provider_settings(client, runtime: Runtime)
     assert out_of_range.status_code == 422
     created = await client.post(base, json={"name": "A", "greeting": "Hi!"}, headers=headers)
     agent_id = created.json()["id"]
-    patched = await client.patch(f"{base}/{agent_id}", json={"redact_pii": True, "retention_days": 30}, headers=headers)
-    assert patched.json()["redact_pii"] is True and patched.json()["greeting"] == "Hi!"
+    assert created.json()["redact_pii"] is True  # on by default for new agents
+    patched = await client.patch(
+        f"{base}/{agent_id}", json={"redact_pii": False, "retention_days": 30}, headers=headers
+    )
+    assert patched.json()["redact_pii"] is False and patched.json()["greeting"] == "Hi!"
     audit = (
         await client.get(f"/api/v1/orgs/{org.id}/audit", params={"action": "agent.updated"}, headers=headers)
     ).json()
-    assert audit["events"][0]["details"]["changed"]["redact_pii"] == {"from": False, "to": True}
+    assert audit["events"][0]["details"]["changed"]["redact_pii"] == {"from": True, "to": False}

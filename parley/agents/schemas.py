@@ -37,7 +37,8 @@ class AgentIn(RequestBody):
     fallback_reply: str = Field(default="", max_length=2_000)
     confidence_threshold: float = Field(default=0.35, ge=0, le=1)
     retention_days: int | None = Field(default=None, ge=1, le=3650)
-    redact_pii: bool = False
+    # On by default: personal values are replaced by placeholders before text goes to an outside provider.
+    redact_pii: bool = True
 
 
 class AgentPatch(RequestBody):

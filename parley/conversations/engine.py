@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +40,7 @@ from parley.llm.base import (
 from parley.llm.factory import ProviderConfig, build_remote_provider
 from parley.llm.offline import OfflineProvider
 from parley.models import Agent
+from parley.privacy.redaction import Redactor
 from parley.runtime import Runtime
 from parley.tenancy.scope import OrgScope, scoped_unit_of_work
 
@@ -122,13 +124,20 @@ async def stream_turn(
     kb_ids = (await agents_repo.knowledge_base_ids(db, scope, [agent.id]))[agent.id]
     passages = await search.search(db, scope, kb_ids, message, limit=PASSAGES)
     reply = Reply(language=language, provider=agent.provider, model=agent.model)
+    messages = [
+        ChatMessage("system", prompt.system_prompt(agent, passages, language)),
+        *prompt.history_window(history),
+        ChatMessage("user", message),
+    ]
+    redactor = _redactor_for(runtime, agent)
+    if redactor is not None:
+        # History first, then the new message, then the system prompt: a conversation keeps its numbering.
+        conversation = [ChatMessage(m.role, redactor.redact(m.content)) for m in messages[1:]]
+        messages = [ChatMessage("system", redactor.redact(messages[0].content)), *conversation]
+    restorer = redactor.restorer() if redactor is not None else None
     request = ChatRequest(
         model=agent.model,
-        messages=(
-            ChatMessage("system", prompt.system_prompt(agent, passages, language)),
-            *prompt.history_window(history),
-            ChatMessage("user", message),
-        ),
+        messages=tuple(messages),
         tools=tuple(prompt.TOOLS[name] for name in agent.tools if name in prompt.TOOLS),
         temperature=agent.parameters.get("temperature"),
         max_tokens=agent.parameters.get("max_tokens"),
@@ -141,15 +150,22 @@ async def stream_turn(
         provider = await provider_for(db, runtime, scope, agent)
         async for event in provider.stream(request):
             if isinstance(event, TextDelta):
-                reply.text += event.text
-                yield event
+                text = restorer.feed(event.text) if restorer is not None else event.text
+                if text:
+                    reply.text += text
+                    yield TextDelta(text)
             elif isinstance(event, ToolCall):
+                if redactor is not None:
+                    event = ToolCall(event.id, event.name, _restored(redactor, event.arguments))
                 _apply_tool(reply, event, language)
             elif isinstance(event, Usage):
                 reply.input_tokens += event.input_tokens
                 reply.output_tokens += event.output_tokens
             elif isinstance(event, Finished):
                 finished = event
+        if restorer is not None and (rest := restorer.flush()):
+            reply.text += rest
+            yield TextDelta(rest)
     except ProviderError as exc:
         log.warning("provider failed", extra={"agent_id": agent.id, "error": str(exc), "retryable": exc.retryable})
         fallback = agent.fallback_reply or phrase("fallback", language)
@@ -165,6 +181,17 @@ async def stream_turn(
         reply.text = phrase("handoff", language)
         yield TextDelta(reply.text)
     yield reply
+
+
+def _redactor_for(runtime: Runtime, agent: Agent) -> Redactor | None:
+    """Redaction applies where text leaves for an outside provider; the offline provider never sends anything."""
+    if not agent.redact_pii or agent.provider == "offline":
+        return None
+    return Redactor(region=runtime.settings.phone_region or None)
+
+
+def _restored(redactor: Redactor, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {k: redactor.restore(v) if isinstance(v, str) else v for k, v in arguments.items()}
 
 
 def _apply_tool(reply: Reply, call: ToolCall, language: str) -> None:
