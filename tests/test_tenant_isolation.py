@@ -85,6 +85,7 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
     owner_client_ids["agent_id"] = agent["id"]
     owner_client_ids["credential_id"] = credential.json()["id"]
     owner_client_ids["conversation_id"] = conversations[0]["id"]
+    owner_client_ids["contact_id"] = conversations[0]["contact_id"]
     return owner_client_ids
 
 

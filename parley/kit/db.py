@@ -127,8 +127,19 @@ async def unit_of_work(
         async with _transaction(sessionmaker, write) as session:
             yield session
         return
-    async with lock, _transaction(sessionmaker, write) as session:
-        yield session
+    try:
+        # As long as SQLite's own busy timeout: a writer that waits longer gets the same "busy" error it would
+        # get from SQLite, never an endless wait (a task opening a write transaction inside its own would).
+        await asyncio.wait_for(lock.acquire(), timeout=WRITER_WAIT_SECONDS)
+    except TimeoutError:
+        from parley.kit.errors import Unavailable
+
+        raise Unavailable("the database is busy; try again") from None
+    try:
+        async with _transaction(sessionmaker, write) as session:
+            yield session
+    finally:
+        lock.release()
 
 
 @asynccontextmanager
@@ -147,6 +158,7 @@ async def _transaction(sessionmaker: async_sessionmaker[AsyncSession], write: bo
 # BEGIN IMMEDIATE and sleeping in SQLite's busy handler (which polls with growing sleeps, so under contention the
 # lock sits idle between a commit and the next sleeper waking up). Other processes (the CLI, a worker) are still
 # kept apart by SQLite's own locking.
+WRITER_WAIT_SECONDS = 10.0  # = PRAGMA busy_timeout
 _writer_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 

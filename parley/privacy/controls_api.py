@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from parley.auth.dependencies import Db, PrincipalDep, RuntimeDep, SignedInUserDep, require
+from parley.auth.dependencies import Db, PrincipalDep, RuntimeDep, SignedInUserDep, audited_read, reads_only, require
 from parley.kit.schemas import RequestBody, ResponseBody
 from parley.models import Organization
-from parley.privacy import audit, deletion
+from parley.privacy import audit, deletion, erasure, export
 from parley.privacy.datamap import document
 from parley.privacy.retention import MAX_RETENTION_DAYS, RETENTION_CLASSES
 from parley.tenancy.permissions import Permission
@@ -83,6 +83,50 @@ async def _org(db: Db, scope: OrgScope) -> Organization:
     org = await db.get(Organization, scope.org_id)
     assert org is not None
     return org
+
+
+# --- one person: access / portability, erasure ----------------------------------------------------------------------
+
+
+@router.get(
+    "/api/v1/orgs/{org_id}/contacts/{contact_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}, 404: {}},
+    dependencies=[Depends(audited_read)],
+    summary="Everything held about one person, as a ZIP (GDPR Art. 15 and 20); audited",
+)
+async def export_contact(contact_id: str, scope: ManagePrivacy, db: Db, runtime: RuntimeDep) -> Response:
+    archive = await export.export_contact(db, runtime, scope, contact_id)
+    return Response(
+        archive,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="parley-export-{contact_id}.zip"'},
+    )
+
+
+class ErasureOut(ResponseBody):
+    contact_id: str
+    conversations: int
+    messages: int
+    key_destroyed: bool
+
+
+@router.post(
+    "/api/v1/orgs/{org_id}/contacts/{contact_id}/erasure",
+    response_model=ErasureOut,
+    responses={404: {}},
+    dependencies=[Depends(reads_only)],  # the erasure writes in transactions of its own, key store first
+)
+async def erase_contact(contact_id: str, scope: ManagePrivacy, runtime: RuntimeDep) -> ErasureOut:
+    """Erases the person: their key is destroyed (so every copy of what was sealed for them, backups included,
+    is unreadable), then their conversations, messages and identifiers are deleted. Audited; irreversible."""
+    done = await erasure.erase_contact(runtime, scope, contact_id)
+    return ErasureOut(
+        contact_id=done.contact_id,
+        conversations=done.conversations,
+        messages=done.messages,
+        key_destroyed=done.key_destroyed,
+    )
 
 
 # --- deletion -----------------------------------------------------------------------------------------------------
