@@ -76,3 +76,36 @@ async def test_staff_erase_a_person_everywhere(client, runtime: Runtime, setting
     assert (await client.get(f"{chat.base}/contacts/{chat.contact_id}/export", headers=chat.headers)).status_code == 404
     erased = await audit_events(client, chat.org_id, chat.headers, action="contact.erased")
     assert erased[0]["target_id"] == chat.contact_id
+
+
+async def test_a_restricted_person_gets_no_ai_reply_and_staff_are_told_why(client, runtime: Runtime):
+    chat = await start_chat(client, runtime)
+    url = f"{chat.base}/contacts/{chat.contact_id}/restriction"
+    assert (await client.put(url, json={"ground": "because"}, headers=chat.headers)).status_code == 422
+    restricted = await client.put(url, json={"ground": "accuracy"}, headers=chat.headers)
+    assert restricted.status_code == 200 and restricted.json()["restricted"] is True
+
+    items = [
+        i
+        async for i in service.receive(
+            runtime, chat.scope, chat.agent, chat.conversation_id, text="When does the kitchen open?", external_id=None
+        )
+    ]
+    assert len(items) == 1 and items[0].reply_id is None  # stored, not answered
+    conversation = (await client.get(f"{chat.base}/conversations/{chat.conversation_id}", headers=chat.headers)).json()
+    assert conversation["conversation"]["needs_attention"] is True
+    assert "restricted" in conversation["conversation"]["attention_reason"]
+    assert [m["role"] for m in conversation["messages"]] == ["user"]
+
+    lifted = await client.delete(url, headers=chat.headers)
+    assert lifted.json()["restricted"] is False
+    await say(runtime, chat, "And on Sunday?")
+    roles = [
+        m["role"]
+        for m in (await client.get(f"{chat.base}/conversations/{chat.conversation_id}", headers=chat.headers)).json()[
+            "messages"
+        ]
+    ]
+    assert roles == ["user", "user", "assistant"]
+    actions = [e["action"] for e in await audit_events(client, chat.org_id, chat.headers)]
+    assert "contact.restricted" in actions and "contact.restriction_lifted" in actions

@@ -113,7 +113,7 @@ async def receive(
         yield replayed
         yield Stored(received.inbound_id, received.answered.id, replay=True)
         return
-    if received.handed_off:  # a person has taken over: the AI stays silent
+    if received.handed_off:  # a person has taken over (or must: processing restricted): the AI stays silent
         yield Stored(received.inbound_id, None, replay=False)
         return
     async for item in answer(runtime, scope, agent, conversation_id, received.inbound_id, text, received.history):
@@ -143,12 +143,18 @@ async def _record_inbound(
         citations=[],
     )
     inbound.body_sealed = cipher.encrypt_text(text, record=message_record(inbound.id))
-    if conversation.handed_off:
-        inbound.handled_at = now  # staff have the conversation; the AI will not answer this one
+    contact = await repo.contact(db, scope, conversation.contact_id)
+    restricted = contact is not None and contact.restricted_at is not None
+    if conversation.handed_off or restricted:
+        inbound.handled_at = now  # staff have the conversation (or must): the AI will not answer this one
+    if restricted:
+        # Art. 18: the message is kept (storage is allowed), nothing else is done with it but telling staff.
+        conversation.needs_attention = True
+        conversation.attention_reason = "processing restricted for this person (Art. 18): staff reply only"
     db.add(inbound)
     conversation.last_message_at = now
     await db.flush()
-    return _Received(inbound.id, None, conversation.handed_off, previous)
+    return _Received(inbound.id, None, conversation.handed_off or restricted, previous)
 
 
 async def _history(

@@ -6,7 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.kit.db import Base
-from parley.models.columns import ID_LENGTH, created_at_column, id_column, org_id_column
+from parley.models.columns import ID_LENGTH, created_at_column, id_column, org_id_column, timestamp_column
 from parley.privacy.datamap import personal, system
 
 
@@ -21,6 +21,14 @@ class Contact(Base):
         String(200), info=personal("user.name", identifies=True, retention="conversation", erasure="delete")
     )
     created_at: Mapped[datetime] = created_at_column()
+    # Restriction of processing (GDPR Art. 18): the AI stops answering the person; staff are told why.
+    restricted_at: Mapped[datetime | None] = timestamp_column()
+    restriction_ground: Mapped[str | None] = mapped_column(
+        String(16), info=system(note="accuracy, unlawful, legal_claims or objection (Art. 18(1)(a)-(d))")
+    )
+
+
+RESTRICTION_GROUNDS = ("accuracy", "unlawful", "legal_claims", "objection")
 
 
 class ContactIdentifier(Base):

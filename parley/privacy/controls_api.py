@@ -9,10 +9,12 @@ import yaml
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import Field
+from sqlalchemy import select
 
 from parley.auth.dependencies import Db, PrincipalDep, RuntimeDep, SignedInUserDep, audited_read, reads_only, require
 from parley.kit.schemas import RequestBody, ResponseBody
-from parley.models import Organization
+from parley.kit.errors import NotFound
+from parley.models import Contact, Organization
 from parley.privacy import audit, deletion, erasure, export
 from parley.privacy.datamap import document
 from parley.privacy.retention import MAX_RETENTION_DAYS, RETENTION_CLASSES
@@ -127,6 +129,65 @@ async def erase_contact(contact_id: str, scope: ManagePrivacy, runtime: RuntimeD
         messages=done.messages,
         key_destroyed=done.key_destroyed,
     )
+
+
+class RestrictionIn(RequestBody):
+    ground: Literal["accuracy", "unlawful", "legal_claims", "objection"] = Field(
+        description="Art. 18(1): accuracy contested, unlawful processing, needed for legal claims, objection pending"
+    )
+
+
+class RestrictionOut(ResponseBody):
+    contact_id: str
+    restricted: bool
+    ground: str | None
+    restricted_at: datetime | None
+
+
+def _restriction_out(contact: Contact) -> RestrictionOut:
+    return RestrictionOut(
+        contact_id=contact.id,
+        restricted=contact.restricted_at is not None,
+        ground=contact.restriction_ground,
+        restricted_at=contact.restricted_at,
+    )
+
+
+async def _contact(db: Db, scope: OrgScope, contact_id: str) -> Contact:
+    contact = await db.scalar(select(Contact).where(Contact.org_id == scope.org_id, Contact.id == contact_id))
+    if contact is None:
+        raise NotFound("contact not found")
+    return contact
+
+
+@router.put("/api/v1/orgs/{org_id}/contacts/{contact_id}/restriction", response_model=RestrictionOut)
+async def restrict_contact(
+    contact_id: str, body: RestrictionIn, scope: ManagePrivacy, db: Db, runtime: RuntimeDep
+) -> RestrictionOut:
+    """Restricts processing for the person: their messages are still stored, the AI stops answering them and
+    their conversations are flagged for staff with the reason."""
+    contact = await _contact(db, scope, contact_id)
+    if contact.restricted_at is None or contact.restriction_ground != body.ground:
+        contact.restricted_at = contact.restricted_at or runtime.clock.now()
+        contact.restriction_ground = body.ground
+        await audit.record_in_scope(
+            db, runtime.clock, scope, "contact.restricted", target_type="contact", target_id=contact_id,
+            details={"ground": body.ground},
+        )  # fmt: skip
+        await db.flush()
+    return _restriction_out(contact)
+
+
+@router.delete("/api/v1/orgs/{org_id}/contacts/{contact_id}/restriction", response_model=RestrictionOut)
+async def lift_restriction(contact_id: str, scope: ManagePrivacy, db: Db, runtime: RuntimeDep) -> RestrictionOut:
+    contact = await _contact(db, scope, contact_id)
+    if contact.restricted_at is not None:
+        contact.restricted_at = contact.restriction_ground = None
+        await audit.record_in_scope(
+            db, runtime.clock, scope, "contact.restriction_lifted", target_type="contact", target_id=contact_id
+        )
+        await db.flush()
+    return _restriction_out(contact)
 
 
 # --- deletion -----------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Privacy core: keys move to their own key store, conversation retention, account deletion with grace.
+"""Privacy core: keys move to their own key store, conversation retention, account deletion with grace,
+restriction of processing for a contact.
 
 Organisation keys used to live in `org_keys` here; `parley migrate` copies them into the key store (a database of
 its own, see parley/privacy/keystore.py) before this migration drops the table, so that a backup of this
@@ -37,9 +38,15 @@ def upgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("deletion_requested_at", parley.kit.db.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("deletion_due_at", parley.kit.db.UTCDateTime(), nullable=True))
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("restricted_at", parley.kit.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("restriction_ground", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_column("restriction_ground")
+        batch_op.drop_column("restricted_at")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("deletion_due_at")
         batch_op.drop_column("deletion_requested_at")
