@@ -12,8 +12,8 @@ from pydantic import Field
 from sqlalchemy import select
 
 from parley.auth.dependencies import Db, PrincipalDep, RuntimeDep, SignedInUserDep, audited_read, reads_only, require
-from parley.kit.schemas import RequestBody, ResponseBody
 from parley.kit.errors import NotFound
+from parley.kit.schemas import RequestBody, ResponseBody
 from parley.models import Contact, Organization
 from parley.privacy import audit, deletion, erasure, export
 from parley.privacy.datamap import document
