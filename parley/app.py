@@ -21,6 +21,7 @@ from parley.ops.api import mount_docs
 from parley.ops.api import router as ops_router
 from parley.privacy.api import router as privacy_router
 from parley.privacy.controls_api import router as privacy_controls_router
+from parley.privacy.notice_api import router as privacy_notice_router
 from parley.runtime import Runtime, create_runtime
 from parley.settings import Settings
 from parley.tenancy.admin_api import router as admin_router
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         tokens_router,
         privacy_router,
         privacy_controls_router,
+        privacy_notice_router,
         admin_router,
         agents_router,
         knowledge_router,

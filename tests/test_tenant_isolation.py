@@ -20,7 +20,8 @@ from tests.factories import bearer, make_org, make_token, make_user, sign_in
 from tests.openapi_samples import request_kwargs
 
 # Path parameters that are not object ids (the invitation secret is a bearer credential, tested elsewhere).
-NOT_OBJECT_IDS = {"secret"}
+# An invitation secret, and the public name of an organisation (its privacy notice is public on purpose).
+NOT_OBJECT_IDS = {"secret", "slug"}
 # Routes outside any organisation: identity and platform administration.
 NOT_TENANT_ROUTES = ("/api/v1/auth/", "/api/v1/invitations/", "/api/v1/admin/", "/api/v1/orgs")
 
