@@ -20,6 +20,7 @@ from parley.knowledge.api import router as knowledge_router
 from parley.ops.api import mount_docs
 from parley.ops.api import router as ops_router
 from parley.privacy.api import router as privacy_router
+from parley.privacy.breaches_api import router as breaches_router
 from parley.privacy.controls_api import router as privacy_controls_router
 from parley.privacy.notice_api import router as privacy_notice_router
 from parley.runtime import Runtime, create_runtime
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         privacy_router,
         privacy_controls_router,
         privacy_notice_router,
+        breaches_router,
         admin_router,
         agents_router,
         knowledge_router,

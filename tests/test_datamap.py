@@ -8,7 +8,7 @@ import parley.models  # noqa: F401
 from parley.kit.db import Base
 from parley.privacy.datamap import INFO_KEY, Erasure, Retention, datamap, undeclared_columns
 
-GLOBAL_TABLES = {"organizations", "users", "user_sessions", "login_throttles", "audit_events"}
+GLOBAL_TABLES = {"organizations", "users", "user_sessions", "login_throttles", "audit_events", "breaches"}
 
 
 def test_every_column_declares_its_data_map_entry():

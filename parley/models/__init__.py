@@ -3,6 +3,7 @@
 from parley.models.agent import Agent, AgentKnowledgeBase, ProviderCredential
 from parley.models.api_token import ApiToken
 from parley.models.audit_event import AuditEvent
+from parley.models.breach import Breach, BreachOrganization
 from parley.models.contact import Contact, ContactIdentifier
 from parley.models.conversation import Conversation, Message
 from parley.models.knowledge import Chunk, Document, KnowledgeBase
@@ -17,6 +18,8 @@ __all__ = [
     "AgentKnowledgeBase",
     "ApiToken",
     "AuditEvent",
+    "Breach",
+    "BreachOrganization",
     "Chunk",
     "Contact",
     "ContactIdentifier",

@@ -32,7 +32,8 @@ from parley.tenancy.scope import OrgScope
 
 GRACE = timedelta(days=30)
 BATCH = 5_000
-KEPT_ON_DELETION = frozenset({"audit_events"})  # kept for the audit period; ids only, no content
+# Kept: the audit trail (for its period; ids only, no content) and the breach register (a legal record).
+KEPT_ON_DELETION = frozenset({"audit_events", "breach_organizations"})
 
 
 # --- organisations ----------------------------------------------------------------------------------------------
