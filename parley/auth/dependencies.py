@@ -43,6 +43,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def _writes(request: Request) -> bool:
+    if getattr(request.state, "audited_read", False):
+        return True
     return request.method not in SAFE_METHODS and not getattr(request.state, "reads_only", False)
 
 
@@ -51,6 +53,14 @@ async def reads_only(request: Request) -> None:
     and that writes in short transactions of its own: a conversation turn, which must not hold SQLite's write
     lock while a model thinks. Route-level dependencies run before the others, so the flag is set in time."""
     request.state.reads_only = True
+
+
+async def audited_read(request: Request) -> None:
+    """Route dependency (`dependencies=[Depends(audited_read)]`) for a GET that shows personal data and so
+    writes an audit row: its transaction begins as a write. On SQLite a read transaction cannot safely turn
+    into a write (another writer's commit in between makes the upgrade fail), and the audit chain must read its
+    head under the write lock; `privacy.audit.record` refuses to run in a read transaction."""
+    request.state.audited_read = True
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -31,11 +31,13 @@ def registered() -> list[Reconciler]:
     from parley.auth.tasks import purge_expired_credentials
     from parley.conversations.tasks import answer_unhandled
     from parley.knowledge.tasks import ingest_pending
+    from parley.outbox.tasks import deliver_outbox
 
     return [
         Reconciler("auth.purge_expired_credentials", purge_expired_credentials),
         Reconciler("knowledge.ingest_pending", ingest_pending),
         Reconciler("conversations.answer_unhandled", answer_unhandled),
+        Reconciler("outbox.deliver", deliver_outbox),
     ]
 
 

@@ -10,6 +10,7 @@ from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
 from parley.models.org_key import OrgKey
 from parley.models.organization import Organization
+from parley.models.outbox import OutboxMessage
 from parley.models.usage import UsageDaily
 from parley.models.user import User, UserSession
 
@@ -30,6 +31,7 @@ __all__ = [
     "Message",
     "OrgKey",
     "Organization",
+    "OutboxMessage",
     "ProviderCredential",
     "UsageDaily",
     "User",
