@@ -11,7 +11,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from parley.agents import service as agents_service
-from parley.auth.dependencies import Db, PrincipalDep, RuntimeDep, reads_only, require, token_agent_scope
+from parley.auth.dependencies import (
+    Db,
+    PrincipalDep,
+    RuntimeDep,
+    audited_read,
+    reads_only,
+    require,
+    token_agent_scope,
+)
 from parley.conversations import engine, service
 from parley.conversations import repository as repo
 from parley.conversations.engine import Reply
@@ -53,7 +61,11 @@ async def list_conversations(
     )
 
 
-@router.get("/api/v1/orgs/{org_id}/conversations/{conversation_id}", response_model=TranscriptOut)
+@router.get(
+    "/api/v1/orgs/{org_id}/conversations/{conversation_id}",
+    response_model=TranscriptOut,
+    dependencies=[Depends(audited_read)],
+)
 async def get_conversation(
     conversation_id: str, scope: ReadConversations, db: Db, runtime: RuntimeDep
 ) -> TranscriptOut:

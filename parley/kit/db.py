@@ -16,7 +16,13 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -92,9 +98,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(engine: AsyncEngine, *, info: dict[str, Any] | None = None) -> async_sessionmaker[AsyncSession]:
+    """`info` is given to every session (`session.info`): what the runtime lends to code that gets only a
+    session, such as the key the audit log pseudonymises addresses with."""
     # expire_on_commit=False: responses are built after the commit without reloading rows.
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info or {})
 
 
 @asynccontextmanager
@@ -110,6 +118,12 @@ async def unit_of_work(
         except BaseException:
             await session.rollback()
             raise
+
+
+def in_write_transaction(connection: AsyncConnection) -> bool:
+    """Whether the unit of work was opened for writing (`BEGIN IMMEDIATE` on SQLite)."""
+    sync = connection.sync_connection
+    return sync is not None and bool(sync.get_execution_options().get(WRITE_OPTION, False))
 
 
 async def set_pg_setting(session: AsyncSession, name: str, value: str) -> None:

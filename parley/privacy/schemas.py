@@ -22,3 +22,19 @@ class AuditEventOut(ResponseBody):
 class AuditPageOut(ResponseBody):
     events: list[AuditEventOut]
     next_before: str | None
+
+
+class BrokenLinkOut(ResponseBody):
+    id: str
+    seq: int
+    reason: str
+
+
+class AuditVerificationOut(ResponseBody):
+    """`head_seq`/`head_hash`: the last link, to note elsewhere (removing the newest rows leaves a valid chain)."""
+
+    ok: bool
+    checked: int
+    first_broken: BrokenLinkOut | None
+    head_seq: int | None
+    head_hash: str | None
