@@ -56,11 +56,11 @@ async def _deliver_batch(runtime: Runtime, org_id: str | None, counts: dict[str,
     """Claim, send and settle one batch; False when nothing was due."""
     token = new_id("clm")
     now = runtime.clock.now()
+    lease_until = now + LEASE
     async with unit_of_work(runtime.sessionmaker) as db:
         await repo.enter(db, org_id)
-        claimed = await repo.claim_due(db, org_id, now=now, lease_until=now + LEASE, token=token, limit=BATCH)
+        claimed = await repo.claim_due(db, org_id, now=now, lease_until=lease_until, token=token, limit=BATCH)
         batch = [(Email(m.id, m.to_address, m.subject, m.body_text), m.attempts) for m in claimed]
-    lease_until = now + LEASE
     for email, attempts in batch:
         if runtime.clock.now() > lease_until - NOT_SENT_WITHIN:
             break  # the rest of the lease runs out; the rows are offered again then (nothing sent twice)

@@ -3,6 +3,7 @@ to refuse: `server.refuse("451 4.3.0 try again later", times=1)` answers the nex
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections import deque
 from dataclasses import dataclass
@@ -12,6 +13,11 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every connection from its own thread, where the stream a test's log handler wrote to may
+# already be closed; its chatter says nothing a test checks.
+logging.getLogger("mail.log").propagate = False
+logging.getLogger("mail.log").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
