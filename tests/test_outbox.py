@@ -221,6 +221,19 @@ async def test_a_claim_whose_worker_died_is_retried_after_the_lease(runtime: Run
     assert (row.status, row.attempts) == ("sent", 2) and len(smtp.received) == 1
 
 
+async def test_a_worker_does_not_start_a_send_its_lease_may_not_cover(runtime: Runtime, smtp: SMTPServer):
+    use_smtp(runtime, smtp.port)
+    org = await make_org(runtime)
+    ids = [await enqueue(runtime, org.id, to=f"c{n}@example.net") for n in range(3)]
+    smtp.on_data(lambda: runtime.clock.advance(minutes=4))  # type: ignore[attr-defined]  (a very slow server)
+    assert (await deliver_outbox(runtime))["sent"] == 1  # then less of the lease is left than a send may take
+    assert (await deliver_outbox(runtime))["sent"] == 0  # the other two are still leased to that run
+    smtp.on_data(lambda: None)
+    runtime.clock.advance(seconds=LEASE.total_seconds())  # type: ignore[attr-defined]
+    assert (await deliver_outbox(runtime))["sent"] == 2
+    assert sorted(r.message["Message-ID"] for r in smtp.received) == sorted(f"<{i}@example.com>" for i in ids)
+
+
 async def test_concurrent_workers_send_each_email_exactly_once(runtime: Runtime, smtp: SMTPServer):
     use_smtp(runtime, smtp.port)
     orgs = [await make_org(runtime) for _ in range(2)]

@@ -69,6 +69,8 @@ async def _deliver_batch(runtime: Runtime, org_id: str | None, counts: dict[str,
             await repo.enter(db, org_id)
             if await repo.settle(db, email.id, token, _settlement(runtime, outcome, attempts)):
                 counts[outcome[0]] += 1
+            else:  # deleted meanwhile (its organisation), or our lease ran out and another claim holds it
+                log.warning("outbox row no longer held by this claim", extra={"outbox_id": email.id})
     return len(batch) == BATCH
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
@@ -31,6 +32,7 @@ class _Handler:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.refusals: deque[str] = deque()
+        self.on_data: Callable[[], None] = lambda: None
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.refusals:
@@ -39,6 +41,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.on_data()
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
         )
@@ -60,6 +63,10 @@ class SMTPServer:
     @property
     def received(self) -> list[Received]:
         return self._handler.received
+
+    def on_data(self, action: Callable[[], None]) -> None:
+        """Run `action` as each message arrives (a slow server: the test's clock moves on)."""
+        self._handler.on_data = action
 
     def refuse(self, reply: str, *, times: int = 1) -> None:
         self._handler.refusals.extend([reply] * times)
