@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.kit.db import set_pg_setting
@@ -32,6 +33,37 @@ def _due(org_id: str | None, now: datetime) -> list[ColumnElement[bool]]:
         OutboxMessage.next_attempt_at <= now,
         or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
     ]
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What a tenant's outbox needs, read first so that an idle outbox costs no write transaction."""
+
+    pending: int
+    unnoted: int  # pending rows that do not yet say why they wait
+    due: bool
+    purgeable: bool
+
+
+async def outlook(db: AsyncSession, org_id: str | None, *, now: datetime, purge_before: datetime, note: str) -> Outlook:
+    pending = [_owned_by(org_id), OutboxMessage.status == "pending"]
+    count = select(func.count()).select_from(OutboxMessage)
+    unnoted = or_(OutboxMessage.last_error.is_(None), OutboxMessage.last_error != note)
+    row = (
+        await db.execute(
+            select(
+                count.where(*pending).scalar_subquery(),
+                count.where(*pending, unnoted).scalar_subquery(),
+                exists().where(*_due(org_id, now)),
+                exists().where(*_settled_before(org_id, purge_before)),
+            )
+        )
+    ).one()
+    return Outlook(pending=int(row[0]), unnoted=int(row[1]), due=bool(row[2]), purgeable=bool(row[3]))
+
+
+def _settled_before(org_id: str | None, before: datetime) -> list[ColumnElement[bool]]:
+    return [_owned_by(org_id), OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.settled_at < before]
 
 
 async def claim_due(
@@ -64,8 +96,8 @@ async def settle(db: AsyncSession, message_id: str, token: str, values: dict[str
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def note_waiting(db: AsyncSession, org_id: str | None, note: str) -> int:
-    """Say on each pending row why it is waiting (written once, not every round). Returns how many wait."""
+async def note_waiting(db: AsyncSession, org_id: str | None, note: str) -> None:
+    """Say on each pending row why it is waiting."""
     await db.execute(
         update(OutboxMessage)
         .where(
@@ -75,18 +107,10 @@ async def note_waiting(db: AsyncSession, org_id: str | None, note: str) -> int:
         )
         .values(last_error=note)
     )
-    waiting = await db.scalar(
-        select(func.count()).select_from(OutboxMessage).where(_owned_by(org_id), OutboxMessage.status == "pending")
-    )
-    return int(waiting or 0)
 
 
 async def purge_settled(db: AsyncSession, org_id: str | None, *, before: datetime) -> int:
-    result = await db.execute(
-        delete(OutboxMessage).where(
-            _owned_by(org_id), OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.settled_at < before
-        )
-    )
+    result = await db.execute(delete(OutboxMessage).where(*_settled_before(org_id, before)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

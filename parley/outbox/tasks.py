@@ -40,13 +40,24 @@ async def deliver_outbox(runtime: Runtime) -> dict[str, int]:
 
 async def _reconcile(runtime: Runtime, org_id: str | None, counts: dict[str, int]) -> None:
     settings = runtime.settings
-    async with unit_of_work(runtime.sessionmaker) as db:
+    now = runtime.clock.now()
+    cutoff = now - timedelta(days=settings.outbox_retention_days)
+    async with unit_of_work(runtime.sessionmaker, write=False) as db:
         await repo.enter(db, org_id)
-        cutoff = runtime.clock.now() - timedelta(days=settings.outbox_retention_days)
-        counts["purged"] += await repo.purge_settled(db, org_id, before=cutoff)
-        if not settings.smtp_host:
-            counts["waiting"] += await repo.note_waiting(db, org_id, NO_SMTP)
-            return
+        outlook = await repo.outlook(db, org_id, now=now, purge_before=cutoff, note=NO_SMTP)
+    if outlook.purgeable:
+        async with unit_of_work(runtime.sessionmaker) as db:
+            await repo.enter(db, org_id)
+            counts["purged"] += await repo.purge_settled(db, org_id, before=cutoff)
+    if not settings.smtp_host:
+        counts["waiting"] += outlook.pending
+        if outlook.unnoted:
+            async with unit_of_work(runtime.sessionmaker) as db:
+                await repo.enter(db, org_id)
+                await repo.note_waiting(db, org_id, NO_SMTP)
+        return
+    if not outlook.due:
+        return
     for _ in range(BATCHES_PER_RUN):
         if not await _deliver_batch(runtime, org_id, counts):
             return
