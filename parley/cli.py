@@ -241,10 +241,10 @@ def audit_verify(
         for org_id in org_ids:
             async with unit_of_work(runtime.sessionmaker, write=False) as db:
                 if org_id is None:
-                    results.append(await verify.verify_platform(db, pseudonym_key=runtime.pseudonym_key))
+                    results.append(await verify.verify_platform(db))
                 else:
                     scope = await platform.system_scope(db, org_id, CLI_ACTOR)
-                    results.append(await verify.verify_organization(db, scope, pseudonym_key=runtime.pseudonym_key))
+                    results.append(await verify.verify_organization(db, scope))
         return results
 
     results = _with_runtime(work)

@@ -135,9 +135,9 @@ async def _verify_all(settings: Settings) -> dict[str, tuple[bool, int]]:
     try:
         async with unit_of_work(runtime.sessionmaker, write=False) as db:
             scope = await system_scope(db, "org_old", Actor.system())
-            org = await verify.verify_organization(db, scope, pseudonym_key=runtime.pseudonym_key)
+            org = await verify.verify_organization(db, scope)
         async with unit_of_work(runtime.sessionmaker, write=False) as db:
-            platform = await verify.verify_platform(db, pseudonym_key=runtime.pseudonym_key)
+            platform = await verify.verify_platform(db)
     finally:
         await runtime.close()
     return {"org_old": (org.ok, org.checked), "platform": (platform.ok, platform.checked)}

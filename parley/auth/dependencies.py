@@ -56,10 +56,10 @@ async def reads_only(request: Request) -> None:
 
 
 async def audited_read(request: Request) -> None:
-    """Route dependency (`dependencies=[Depends(audited_read)]`) for a GET that shows personal data and so
-    writes an audit row: its transaction begins as a write. On SQLite a read transaction cannot safely turn
-    into a write (another writer's commit in between makes the upgrade fail), and the audit chain must read its
-    head under the write lock; `privacy.audit.record` refuses to run in a read transaction."""
+    """Route dependency for a GET that records who read what (a transcript): its transaction writes the audit
+    row, so it starts as a write transaction. On SQLite a read transaction that writes later fails outright if
+    another connection committed in between (it cannot upgrade a stale snapshot); starting with the write lock
+    avoids that."""
     request.state.audited_read = True
 
 

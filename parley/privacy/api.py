@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from parley.auth.dependencies import Db, RuntimeDep, require
+from parley.auth.dependencies import Db, require
 from parley.privacy import audit, verify
 from parley.privacy.schemas import AuditEventOut, AuditPageOut, AuditVerificationOut
 from parley.tenancy.permissions import Permission
@@ -34,7 +34,7 @@ async def list_audit_events(
 
 
 @router.get("/audit/verify", response_model=AuditVerificationOut)
-async def verify_audit_chain(scope: ReadAudit, db: Db, runtime: RuntimeDep) -> AuditVerificationOut:
+async def verify_audit_chain(scope: ReadAudit, db: Db) -> AuditVerificationOut:
     """Walk the organisation's audit chain and report the first link that does not hold."""
-    result = await verify.verify_organization(db, scope, pseudonym_key=runtime.pseudonym_key)
+    result = await verify.verify_organization(db, scope)
     return AuditVerificationOut.model_validate(result)

@@ -11,8 +11,8 @@ What the chain covers is chosen so that privacy duties never break it:
   audit rows (and their hashes) as they were.
 - The raw `ip` is personal data that retention anonymises after 30 days; hashing it would make every
   anonymised row look tampered with. The chain covers `ip_hmac` instead, a keyed pseudonym (HMAC-SHA-256 under
-  the runtime's pseudonym key, so it cannot be reversed by trying all 2^32 IPv4 addresses). While the raw ip is
-  still there, a verifier holding the key checks that it matches its pseudonym, so an edited ip is caught too.
+  the runtime's pseudonym key, so it cannot be reversed by trying all 2^32 IPv4 addresses): whoever holds the
+  key can still show, long after the address was anonymised, that an action came from a given address.
 """
 
 from __future__ import annotations

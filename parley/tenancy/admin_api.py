@@ -51,7 +51,7 @@ async def list_platform_audit_events(
 
 
 @router.get("/audit/verify", response_model=AuditVerificationOut)
-async def verify_platform_audit_chain(_: SuperadminDep, db: Db, runtime: RuntimeDep) -> AuditVerificationOut:
+async def verify_platform_audit_chain(_: SuperadminDep, db: Db) -> AuditVerificationOut:
     """Walk the chain of events outside any organisation and report the first link that does not hold."""
-    result = await verify.verify_platform(db, pseudonym_key=runtime.pseudonym_key)
+    result = await verify.verify_platform(db)
     return AuditVerificationOut.model_validate(result)
