@@ -261,6 +261,30 @@ def audit_verify(
         raise typer.Exit(code=1)
 
 
+@audit_app.command("prune")
+def audit_prune(
+    older_than_days: Annotated[
+        int | None, typer.Option(min=1, help="Remove rows older than this (default: PARLEY_AUDIT_RETENTION_DAYS).")
+    ] = None,
+) -> None:
+    """Remove old audit rows as the schema owner (PARLEY_DATABASE_OWNER_URL); every chain stays verifiable."""
+    from datetime import timedelta
+
+    from parley.privacy.prune import prune_audit
+
+    async def work(runtime: Runtime) -> dict[str, int]:
+        days = older_than_days or runtime.settings.audit_retention_days
+        if not days:
+            raise _fail("pass --older-than-days or set PARLEY_AUDIT_RETENTION_DAYS")
+        before = runtime.clock.now() - timedelta(days=days)
+        return await prune_audit(runtime.settings, runtime.clock, runtime.pseudonym_key, before=before)
+
+    removed = _with_runtime(work)
+    for chain_id, count in removed.items():
+        typer.echo(f"{chain_id}: removed {count} rows")
+    typer.echo(f"pruned {sum(removed.values())} audit rows")
+
+
 @app.command()
 def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start serving afterwards.")] = True,

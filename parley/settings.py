@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: float = Field(default=60.0, gt=0)
     outbox_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0)
 
+    # Audit rows older than this are removed by `parley audit prune` (run as the schema owner, e.g. daily); the
+    # chains stay verifiable. Empty: the audit log is kept until pruned with an explicit --older-than-days.
+    audit_retention_days: int | None = Field(default=None, ge=1)
+
     log_level: str = "INFO"
     log_json: bool = True
 

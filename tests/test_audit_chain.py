@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +19,7 @@ from parley.models import AuditEvent
 from parley.privacy import audit, verify
 from parley.privacy.audit import AuditOutsideWriteTransaction
 from parley.privacy.chain import GENESIS, ip_pseudonym, link_hash
+from parley.privacy.prune import prune_audit
 from parley.runtime import Runtime
 from parley.settings import Settings
 from parley.tenancy import platform
@@ -85,6 +87,7 @@ async def test_a_valid_chain_verifies_through_the_api(client, runtime: Runtime, 
         "ok": True,
         "checked": len(rows),
         "first_broken": None,
+        "first_seq": 1,
         "head_seq": len(rows),
         "head_hash": rows[-1]["hash"],
     }
@@ -223,3 +226,45 @@ async def test_audited_reads_interleave_with_writes_without_failing(client, runt
     assert [r.status_code for r in responses] == [200] * 20
     result = await verified(runtime, org.id)
     assert result.ok and result.checked == len(await chain(settings, org.id))
+
+
+async def test_pruning_old_rows_keeps_the_chain_verifiable(client, runtime: Runtime, settings: Settings):
+    org = await make_org(runtime)
+    await record_events(runtime, org.id, 3)
+    runtime.clock.advance(days=400)  # type: ignore[attr-defined]
+    await record_events(runtime, org.id, 2)
+    before = await chain(settings, org.id)
+    old = [r for r in before if r["seq"] <= len(before) - 2]
+    removed = await prune_audit(
+        settings, runtime.clock, runtime.pseudonym_key, before=runtime.clock.now() - timedelta(days=365)
+    )
+    assert removed[org.id] == len(old)
+    after = await chain(settings, org.id)
+    assert [r["seq"] for r in after] == [len(old) + 1, len(old) + 2, len(old) + 3]
+    pruned = after[-1]
+    assert pruned["action"] == "audit.pruned" and pruned["prev_hash"] == before[-1]["hash"]
+    result = await verified(runtime, org.id)
+    assert (result.ok, result.checked, result.first_seq) == (True, 3, len(old) + 1)
+    owner = bearer((await make_token(runtime, org.id, "owner"))[1])
+    assert (await client.get(f"/api/v1/orgs/{org.id}/audit/verify", headers=owner)).json()["ok"] is True
+
+
+async def test_rows_removed_from_the_start_without_pruning_are_detected(runtime: Runtime, settings: Settings):
+    org = await make_org(runtime)
+    await record_events(runtime, org.id, 3)
+    rows = await chain(settings, org.id)
+    await as_owner_past_the_triggers(settings, "DELETE FROM audit_events WHERE org_id = :o AND seq <= 2", {"o": org.id})
+    result = await verified(runtime, org.id)
+    assert result.first_broken is not None and result.first_broken.id == rows[2]["id"]
+    assert "no audit.pruned event" in result.first_broken.reason
+
+
+async def test_pruning_the_platform_chain_keeps_its_newest_row(runtime: Runtime, settings: Settings):
+    await make_user(runtime)
+    await make_user(runtime)
+    runtime.clock.advance(days=10)  # type: ignore[attr-defined]
+    removed = await prune_audit(settings, runtime.clock, runtime.pseudonym_key, before=runtime.clock.now())
+    assert removed["platform"] == 1  # the newest of the two stays, so the chain carries on from it
+    async with unit_of_work(runtime.sessionmaker, write=False) as db:
+        result = await verify.verify_platform(db)
+    assert (result.ok, result.checked, result.first_seq) == (True, 2, 2)

@@ -48,6 +48,7 @@ def run(data_dir: Path, *args: str, check: bool = True) -> Result:
         ["token", "create"],
         ["token", "revoke"],
         ["audit", "verify"],
+        ["audit", "prune"],
         ["demo"],
     ],
 )
@@ -119,6 +120,15 @@ def test_audit_verify_exits_with_1_on_a_broken_chain(tmp_path: Path):
     broken = run(tmp_path, "audit", "verify", "--org", org_id, check=False)
     assert broken.exit_code == 1 and f"BROKEN at seq 1 ({first})" in broken.stdout
     assert run(tmp_path, "audit", "verify", "--org", "org_nope", check=False).exit_code == 1
+
+
+def test_audit_prune_needs_a_period_and_leaves_recent_rows(tmp_path: Path):
+    run(tmp_path, "migrate")
+    org_id = run(tmp_path, "org", "create", "Chez Nous", "--owner-email", "owner@example.com").stdout.split()[1]
+    unset = run(tmp_path, "audit", "prune", check=False)
+    assert unset.exit_code == 1 and "PARLEY_AUDIT_RETENTION_DAYS" in unset.stderr
+    assert "pruned 0 audit rows" in run(tmp_path, "audit", "prune", "--older-than-days", "30").stdout
+    assert f"{org_id}: ok, " in run(tmp_path, "audit", "verify").stdout
 
 
 def test_demo_prints_a_login_that_stays_the_same(tmp_path: Path):

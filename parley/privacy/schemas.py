@@ -31,10 +31,12 @@ class BrokenLinkOut(ResponseBody):
 
 
 class AuditVerificationOut(ResponseBody):
-    """`head_seq`/`head_hash`: the last link, to note elsewhere (removing the newest rows leaves a valid chain)."""
+    """`first_seq` is above 1 once old rows were pruned. `head_seq`/`head_hash`: the last link, to note
+    elsewhere (removing the newest rows leaves a valid chain)."""
 
     ok: bool
     checked: int
     first_broken: BrokenLinkOut | None
+    first_seq: int | None
     head_seq: int | None
     head_hash: str | None

@@ -39,8 +39,12 @@ class Verification:
     ok: bool
     checked: int
     first_broken: BrokenLink | None
+    first_seq: int | None  # above 1 once old rows were pruned (`privacy.prune`)
     head_seq: int | None
     head_hash: str | None
+
+
+PRUNED_ACTION = "audit.pruned"
 
 
 def _check(row: Any, expected_seq: int, expected_prev: str) -> str | None:
@@ -53,28 +57,66 @@ def _check(row: Any, expected_seq: int, expected_prev: str) -> str | None:
     return None
 
 
+class _Walk:
+    """The state of one walk. A chain whose oldest rows were pruned starts at its oldest remaining row; the
+    pruning wrote an `audit.pruned` event into the chain naming that row's predecessor (seq and hash), and the
+    walk must meet it, or the missing start is reported as a break."""
+
+    def __init__(self, chain_id: str) -> None:
+        self.chain_id = chain_id
+        self.checked = 0
+        self.first: Any = None
+        self.expected_seq, self.expected_prev = 1, GENESIS
+        self.unaccounted_start: tuple[int, str] | None = None
+
+    def step(self, row: Any) -> BrokenLink | None:
+        if self.first is None:
+            self.first = row
+            if row.seq != 1:  # anchored on the oldest remaining row, until a prune event accounts for it
+                self.expected_seq, self.expected_prev = row.seq, row.prev_hash
+                self.unaccounted_start = (row.seq - 1, row.prev_hash)
+        reason = _check(row, self.expected_seq, self.expected_prev)
+        if reason:
+            return BrokenLink(row.id, row.seq, reason)
+        if self.unaccounted_start and row.action == PRUNED_ACTION:
+            details = row.details or {}
+            if (details.get("through_seq"), details.get("through_hash")) == self.unaccounted_start:
+                self.unaccounted_start = None
+        self.checked += 1
+        self.expected_seq, self.expected_prev = row.seq + 1, row.hash
+        return None
+
+    def result(self, broken: BrokenLink | None = None) -> Verification:
+        if broken is None and self.unaccounted_start is not None:
+            reason = f"the chain starts at seq {self.first.seq}; no {PRUNED_ACTION} event accounts for the rows before"
+            broken = BrokenLink(self.first.id, self.first.seq, reason)
+        if broken is not None:
+            return Verification(self.chain_id, False, self.checked + 1, broken, None, None, None)
+        if self.first is None:
+            return Verification(self.chain_id, True, 0, None, None, None, None)
+        head = (self.expected_seq - 1, self.expected_prev)
+        return Verification(self.chain_id, True, self.checked, None, self.first.seq, *head)
+
+
 async def verify_chain(db: AsyncSession, chain_id: str) -> Verification:
     """The caller's transaction must see the chain (the tenant, or the platform, set for row-level security)."""
     columns = AuditEvent.__table__.c
-    checked, expected_prev, last_seq = 0, GENESIS, 0
+    walk = _Walk(chain_id)
     while True:
         page = (
             await db.execute(
                 select(AuditEvent.__table__)
-                .where(columns.chain_id == chain_id, columns.seq > last_seq)
+                .where(columns.chain_id == chain_id, columns.seq >= walk.expected_seq)
                 .order_by(columns.seq)
                 .limit(PAGE)
             )
         ).all()
         for row in page:
-            reason = _check(row, checked + 1, expected_prev)
-            if reason:
-                return Verification(chain_id, False, checked + 1, BrokenLink(row.id, row.seq, reason), None, None)
-            checked, expected_prev, last_seq = checked + 1, row.hash, row.seq
+            broken = walk.step(row)
+            if broken:
+                return walk.result(broken)
         if len(page) < PAGE:
-            if not checked:
-                return Verification(chain_id, True, 0, None, None, None)
-            return Verification(chain_id, True, checked, None, last_seq, expected_prev)
+            return walk.result()
 
 
 async def verify_organization(db: AsyncSession, scope: OrgScope) -> Verification:
