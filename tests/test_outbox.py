@@ -170,7 +170,9 @@ async def test_dedupe_key_makes_enqueueing_idempotent_within_a_tenant(runtime: R
 async def test_platform_emails_are_delivered_too(runtime: Runtime, smtp: SMTPServer):
     use_smtp(runtime, smtp.port)
     message_id = await enqueue(runtime, None, to="staff@example.org", subject="Your account")
-    assert (await deliver_outbox(runtime))["sent"] == 1
+    first = await enqueue(runtime, None, to="staff@example.org", dedupe_key="user:1:welcome")
+    assert await enqueue(runtime, None, to="staff@example.org", dedupe_key="user:1:welcome") == first
+    assert (await deliver_outbox(runtime))["sent"] == 2
     assert smtp.received[0].message["Message-ID"] == f"<{message_id}@example.com>"
     assert (await rows(runtime, None))[message_id].status == "sent"
 

@@ -132,6 +132,21 @@ async def set_pg_setting(session: AsyncSession, name: str, value: str) -> None:
         await session.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
 
 
+@asynccontextmanager
+async def platform_rows_visible(session: AsyncSession) -> AsyncIterator[None]:
+    """Inside the block, rows that belong to no organisation (platform audit events and emails) are visible to
+    PostgreSQL's row-level security; afterwards the transaction sees what it saw before (no-op on SQLite)."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    before = await session.scalar(text("SELECT current_setting('app.platform', true)")) or ""
+    await set_pg_setting(session, "app.platform", "on")
+    try:
+        yield
+    finally:
+        await set_pg_setting(session, "app.platform", before)
+
+
 async def insert_ignoring_conflict(session: AsyncSession, table: Any, values: dict[str, Any]) -> None:
     """INSERT … ON CONFLICT DO NOTHING, in the dialect at hand (both SQLite and PostgreSQL support it)."""
     if session.get_bind().dialect.name == "postgresql":

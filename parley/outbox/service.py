@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.kit.clock import Clock
-from parley.kit.db import insert_ignoring_conflict, set_pg_setting
+from parley.kit.db import insert_ignoring_conflict, platform_rows_visible
 from parley.kit.ids import new_id
 from parley.models import OutboxMessage
 
@@ -32,11 +34,8 @@ async def enqueue_email(
     the first row and queues nothing. `org_id=None` is a platform email; the caller's transaction must already
     be in `org_id`'s tenant scope otherwise.
     """
-    if org_id is None:
-        # Platform emails are visible only to platform work (row-level security on PostgreSQL).
-        await set_pg_setting(db, "app.platform", "on")
     now = clock.now()
-    values = {
+    values: dict[str, Any] = {
         "id": new_id("obx"),
         "org_id": org_id,
         "to_address": to,
@@ -47,12 +46,19 @@ async def enqueue_email(
         "next_attempt_at": now,
         "created_at": now,
     }
+    if org_id is None:  # platform emails are visible only with the platform setting (row-level security)
+        async with platform_rows_visible(db):
+            return await _insert(db, values, dedupe_key)
+    return await _insert(db, values, dedupe_key)
+
+
+async def _insert(db: AsyncSession, values: dict[str, Any], dedupe_key: str | None) -> OutboxMessage:
     if dedupe_key is None:
         message = OutboxMessage(**values)
         db.add(message)
         await db.flush()
         return message
-    key = scoped_dedupe_key(org_id, dedupe_key)
+    key = scoped_dedupe_key(values["org_id"], dedupe_key)
     # Insert first, then read: two enqueues racing on one key both end up with the one row that won.
     await insert_ignoring_conflict(db, OutboxMessage.__table__, {**values, "dedupe_key": key})
     found = await db.scalar(

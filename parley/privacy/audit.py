@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.kit.clock import Clock
 from parley.kit.context import Actor
-from parley.kit.db import in_write_transaction, set_pg_setting
+from parley.kit.db import in_write_transaction, platform_rows_visible, set_pg_setting
 from parley.kit.ids import new_id
 from parley.kit.keys import PSEUDONYM_KEY_INFO
 from parley.models import AuditEvent
@@ -89,21 +89,13 @@ async def _lock_chain_head(session: AsyncSession, chain_id: str) -> tuple[int, s
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(chain_id)})
-    restore: str | None = None
-    if postgres and chain_id == PLATFORM_CHAIN:
-        # Platform rows are visible only with app.platform on; turn it on for this read alone.
-        restore = await session.scalar(text("SELECT current_setting('app.platform', true)")) or ""
-        await set_pg_setting(session, "app.platform", "on")
-    head = (
-        await session.execute(
-            select(AuditEvent.seq, AuditEvent.hash)
-            .where(AuditEvent.chain_id == chain_id)
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-        )
-    ).first()
-    if restore is not None:
-        await set_pg_setting(session, "app.platform", restore)
+    query = select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.chain_id == chain_id)
+    query = query.order_by(AuditEvent.seq.desc()).limit(1)
+    if chain_id == PLATFORM_CHAIN:
+        async with platform_rows_visible(session):
+            head = (await session.execute(query)).first()
+    else:
+        head = (await session.execute(query)).first()
     return (head.seq, head.hash) if head else (0, GENESIS)
 
 
