@@ -19,6 +19,7 @@ from parley.kit.http import RequestContextMiddleware, install_error_handlers
 from parley.knowledge.api import router as knowledge_router
 from parley.ops.api import mount_docs
 from parley.ops.api import router as ops_router
+from parley.outbox.api import router as outbox_router
 from parley.privacy.api import router as privacy_router
 from parley.privacy.breaches_api import router as breaches_router
 from parley.privacy.controls_api import router as privacy_controls_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         agents_router,
         knowledge_router,
         conversations_router,
+        outbox_router,
     ):
         app.include_router(router)
     mount_docs(app)

@@ -25,6 +25,7 @@ app = typer.Typer(
 org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 privacy_app = typer.Typer(help="Privacy: the data map, retention sweeps.", no_args_is_help=True)
@@ -32,6 +33,7 @@ keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 T = TypeVar("T")
 CLI_ACTOR = Actor("system", None, RequestInfo(request_id="cli"))
@@ -221,6 +223,70 @@ def token_revoke(
         typer.echo(f"revoked {token_id}")
 
     _run_checked(work)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    org: Annotated[str | None, typer.Option(help="Only this organisation's chain (default: every chain).")] = None,
+) -> None:
+    """Check the audit log's hash chains; exit status 1 if a link is broken."""
+    from sqlalchemy import select
+
+    from parley.models import Organization
+    from parley.privacy import verify
+    from parley.tenancy import platform
+
+    async def work(runtime: Runtime) -> list[verify.Verification]:
+        async with unit_of_work(runtime.sessionmaker, write=False) as db:
+            if org and await db.get(Organization, org) is None:
+                raise _fail(f"no organisation {org}")
+            org_ids: list[str | None] = [org] if org else [None, *await db.scalars(select(Organization.id))]
+        results = []
+        for org_id in org_ids:
+            async with unit_of_work(runtime.sessionmaker, write=False) as db:
+                if org_id is None:
+                    results.append(await verify.verify_platform(db))
+                else:
+                    scope = await platform.system_scope(db, org_id, CLI_ACTOR)
+                    results.append(await verify.verify_organization(db, scope))
+        return results
+
+    results = _with_runtime(work)
+    for result in results:
+        if result.first_broken:
+            broken = result.first_broken
+            typer.secho(
+                f"{result.chain_id}: BROKEN at seq {broken.seq} ({broken.id}): {broken.reason}", fg=typer.colors.RED
+            )
+        else:
+            head = f", head {result.head_seq} {result.head_hash}" if result.head_hash else ""
+            typer.echo(f"{result.chain_id}: ok, {result.checked} events{head}")
+    if not all(result.ok for result in results):
+        raise typer.Exit(code=1)
+
+
+@audit_app.command("prune")
+def audit_prune(
+    older_than_days: Annotated[
+        int | None, typer.Option(min=1, help="Remove rows older than this (default: PARLEY_AUDIT_RETENTION_DAYS).")
+    ] = None,
+) -> None:
+    """Remove old audit rows as the schema owner (PARLEY_DATABASE_OWNER_URL); every chain stays verifiable."""
+    from datetime import timedelta
+
+    from parley.privacy.prune import prune_audit
+
+    async def work(runtime: Runtime) -> dict[str, int]:
+        days = older_than_days or runtime.settings.audit_retention_days
+        if not days:
+            raise _fail("pass --older-than-days or set PARLEY_AUDIT_RETENTION_DAYS")
+        before = runtime.clock.now() - timedelta(days=days)
+        return await prune_audit(runtime.settings, runtime.clock, runtime.pseudonym_key, before=before)
+
+    removed = _with_runtime(work)
+    for chain_id, count in removed.items():
+        typer.echo(f"{chain_id}: removed {count} rows")
+    typer.echo(f"pruned {sum(removed.values())} audit rows")
 
 
 @app.command()

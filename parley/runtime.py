@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from parley.auth.passwords import Passwords
 from parley.kit.clock import Clock, SystemClock
 from parley.kit.db import create_engine, make_sessionmaker, scrub
-from parley.kit.keys import MasterKeys, derive_key, load_master_keys
+from parley.kit.keys import PSEUDONYM_KEY_INFO, MasterKeys, derive_key, load_master_keys
 from parley.llm.factory import BreakerRegistry, ProviderCache
 from parley.privacy.keystore import Keystore
 from parley.settings import Settings
@@ -59,10 +59,11 @@ def create_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime
     master = masters.current
     engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     clock = clock or SystemClock()
+    pseudonym_key = derive_key(master, "parley/pseudonym/v1")
     return Runtime(
         settings=settings,
         engine=engine,
-        sessionmaker=make_sessionmaker(engine),
+        sessionmaker=make_sessionmaker(engine, info={PSEUDONYM_KEY_INFO: pseudonym_key}),
         clock=clock,
         passwords=Passwords(settings),
         masters=masters,
@@ -70,6 +71,6 @@ def create_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime
             settings.effective_keystore_url, masters, clock, reload_masters=lambda: load_master_keys(settings)
         ),
         csrf_key=derive_key(master, "parley/csrf/v1"),
-        pseudonym_key=derive_key(master, "parley/pseudonym/v1"),
+        pseudonym_key=pseudonym_key,
         providers=ProviderCache(BreakerRegistry(clock=clock)),
     )

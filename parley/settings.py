@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +74,28 @@ class Settings(BaseSettings):
 
     # ISO 3166 region whose national phone formats PII redaction recognises (international ones always are).
     phone_region: str = Field(default="", pattern=r"^([A-Z]{2})?$")
+    # Outgoing email (the outbox reconciler delivers it). Without a host, emails wait in the outbox, never dropped.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    # STARTTLS is required by default (credentials and mail never cross the network in clear); a local relay
+    # without TLS needs PARLEY_SMTP_STARTTLS=false. PARLEY_SMTP_TLS=true is implicit TLS (port 465) instead.
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The From address; empty means no-reply at the public URL's host.
+    mail_from: str = ""
+    # Delivered (and finally failed) outbox rows hold an address and a body: they are deleted after this.
+    outbox_retention_days: int = Field(default=30, ge=1)
+    # Temporary failures are retried with exponential backoff (base * 2^(attempt-1), capped) up to this many tries.
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_backoff_base_seconds: float = Field(default=60.0, gt=0)
+    outbox_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+
+    # Audit rows older than this are removed by `parley audit prune` (run as the schema owner, e.g. daily); the
+    # chains stay verifiable. Empty: the audit log is kept until pruned with an explicit --older-than-days.
+    audit_retention_days: int | None = Field(default=None, ge=1)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -113,6 +136,11 @@ class Settings(BaseSettings):
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_mail_from(self) -> str:
+        host = urlsplit(self.effective_public_url).hostname or "localhost"
+        return self.mail_from or f"no-reply@{host}"
 
     @property
     def secure_cookies(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -110,6 +111,29 @@ def test_organisation_user_and_token_lifecycle(tmp_path: Path):
 def test_worker_once_runs_every_reconciler(tmp_path: Path):
     run(tmp_path, "migrate")
     assert "auth.purge_expired_credentials" in run(tmp_path, "worker", "--once").stdout
+
+
+def test_audit_verify_exits_with_1_on_a_broken_chain(tmp_path: Path):
+    run(tmp_path, "migrate")
+    org_id = run(tmp_path, "org", "create", "Chez Nous", "--owner-email", "owner@example.com").stdout.split()[1]
+    intact = run(tmp_path, "audit", "verify").stdout
+    assert f"{org_id}: ok, " in intact and "platform: ok, 0 events" in intact
+    with sqlite3.connect(tmp_path / "parley.db") as db:  # the file's owner, past the append-only trigger
+        db.execute("DROP TRIGGER audit_events_no_update")
+        db.execute("UPDATE audit_events SET action = 'forged' WHERE org_id = ? AND seq = 1", (org_id,))
+        first = db.execute("SELECT id FROM audit_events WHERE org_id = ? AND seq = 1", (org_id,)).fetchone()[0]
+    broken = run(tmp_path, "audit", "verify", "--org", org_id, check=False)
+    assert broken.exit_code == 1 and f"BROKEN at seq 1 ({first})" in broken.stdout
+    assert run(tmp_path, "audit", "verify", "--org", "org_nope", check=False).exit_code == 1
+
+
+def test_audit_prune_needs_a_period_and_leaves_recent_rows(tmp_path: Path):
+    run(tmp_path, "migrate")
+    org_id = run(tmp_path, "org", "create", "Chez Nous", "--owner-email", "owner@example.com").stdout.split()[1]
+    unset = run(tmp_path, "audit", "prune", check=False)
+    assert unset.exit_code == 1 and "PARLEY_AUDIT_RETENTION_DAYS" in unset.stderr
+    assert "pruned 0 audit rows" in run(tmp_path, "audit", "prune", "--older-than-days", "30").stdout
+    assert f"{org_id}: ok, " in run(tmp_path, "audit", "verify").stdout
 
 
 def test_demo_prints_a_login_that_stays_the_same(tmp_path: Path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -13,10 +14,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import parley.models  # noqa: F401
+from parley.kit.context import Actor
 from parley.kit.db import Base
 from parley.kit.migrate import UNMODELLED_PREFIXES, downgrade, include_object, upgrade
+from parley.privacy import verify
 from parley.settings import Settings
-from tests.conftest import PG_URL, base_settings
+from tests.conftest import PG_URL, START, base_settings
 
 
 def _owner_url(settings: Settings) -> str:
@@ -85,3 +88,56 @@ async def _recreate(url: str) -> None:
 
 async def _drop(url: str) -> None:
     await _admin(url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def test_audit_rows_written_before_the_chain_are_linked_by_the_migration(tmp_path: Path):
+    if PG_URL:
+        scratch = make_url(PG_URL).set(database=f"{make_url(PG_URL).database}_chain").render_as_string(False)
+        asyncio.run(_recreate(scratch))
+        settings = base_settings(tmp_path, database_url=scratch)
+    else:
+        settings = base_settings(tmp_path)
+    try:
+        upgrade(settings, "0002_engine")
+        asyncio.run(_old_audit_rows(settings))
+        upgrade(settings)
+        results = asyncio.run(_verify_all(settings))
+        assert results == {"org_old": (True, 3), "platform": (True, 1)}
+    finally:
+        if PG_URL:
+            asyncio.run(_drop(scratch))
+
+
+async def _old_audit_rows(settings: Settings) -> None:
+    engine = create_async_engine(_owner_url(settings), poolclass=NullPool)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO organizations (id, name, slug, created_at) VALUES ('org_old', 'Old', 'old', :t)"),
+            {"t": START},
+        )
+        for n, org in enumerate(["org_old", None, "org_old", "org_old"]):
+            await conn.execute(
+                text(
+                    "INSERT INTO audit_events (id, org_id, occurred_at, actor_type, action, ip, details) "
+                    "VALUES (:id, :org, :t, 'system', 'old.event', '192.0.2.1', :details)"
+                ),
+                {"id": f"aud_{n:02d}", "org": org, "t": START, "details": json.dumps({"n": n})},
+            )
+    await engine.dispose()
+
+
+async def _verify_all(settings: Settings) -> dict[str, tuple[bool, int]]:
+    from parley.kit.db import unit_of_work
+    from parley.runtime import create_runtime
+    from parley.tenancy.platform import system_scope
+
+    runtime = create_runtime(settings)
+    try:
+        async with unit_of_work(runtime.sessionmaker, write=False) as db:
+            scope = await system_scope(db, "org_old", Actor.system())
+            org = await verify.verify_organization(db, scope)
+        async with unit_of_work(runtime.sessionmaker, write=False) as db:
+            platform = await verify.verify_platform(db)
+    finally:
+        await runtime.close()
+    return {"org_old": (org.ok, org.checked), "platform": (platform.ok, platform.checked)}

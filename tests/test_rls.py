@@ -116,7 +116,7 @@ async def test_audit_rows_cannot_be_changed_by_the_app_role(runtime: Runtime):
 
 
 async def test_knowledge_search_can_use_its_index_under_row_level_security(client, runtime: Runtime):
-    """The full-text match is marked LEAKPROOF (migration 0006), so the policy does not keep the planner from the
+    """The full-text match is marked LEAKPROOF (migration 0004), so the policy does not keep the planner from the
     GIN index: among a few thousand chunks, the app role's search for a rare word goes through the index."""
     from tests.test_engine import _setup
 

@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -112,9 +118,11 @@ async def scrub(engine: AsyncEngine) -> bool:
     return not busy
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(engine: AsyncEngine, *, info: dict[str, Any] | None = None) -> async_sessionmaker[AsyncSession]:
+    """`info` is given to every session (`session.info`): what the runtime lends to code that gets only a
+    session, such as the key the audit log pseudonymises addresses with."""
     # expire_on_commit=False: responses are built after the commit without reloading rows.
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info or {})
 
 
 @asynccontextmanager
@@ -173,10 +181,31 @@ def _sqlite_writer_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> async
     return lock
 
 
+def in_write_transaction(connection: AsyncConnection) -> bool:
+    """Whether the unit of work was opened for writing (`BEGIN IMMEDIATE` on SQLite)."""
+    sync = connection.sync_connection
+    return sync is not None and bool(sync.get_execution_options().get(WRITE_OPTION, False))
+
+
 async def set_pg_setting(session: AsyncSession, name: str, value: str) -> None:
     """Set a transaction-local setting read by the row-level security policies (no-op on SQLite)."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
+
+
+@asynccontextmanager
+async def platform_rows_visible(session: AsyncSession) -> AsyncIterator[None]:
+    """Inside the block, rows that belong to no organisation (platform audit events and emails) are visible to
+    PostgreSQL's row-level security; afterwards the transaction sees what it saw before (no-op on SQLite)."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    before = await session.scalar(text("SELECT current_setting('app.platform', true)")) or ""
+    await set_pg_setting(session, "app.platform", "on")
+    try:
+        yield
+    finally:
+        await set_pg_setting(session, "app.platform", before)
 
 
 async def insert_ignoring_conflict(session: AsyncSession, table: Any, values: dict[str, Any]) -> None:

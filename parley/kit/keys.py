@@ -23,6 +23,8 @@ from parley.settings import Settings
 log = logging.getLogger(__name__)
 
 KEY_FILE = "master.key"
+# Where a session carries the pseudonymisation key (`session.info`), for the audit log's address pseudonyms.
+PSEUDONYM_KEY_INFO = "parley.pseudonym_key"
 
 
 class MasterKeyMissing(RuntimeError):

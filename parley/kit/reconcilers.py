@@ -31,6 +31,7 @@ def registered() -> list[Reconciler]:
     from parley.auth.tasks import purge_expired_credentials
     from parley.conversations.tasks import answer_unhandled
     from parley.knowledge.tasks import ingest_pending
+    from parley.outbox.tasks import deliver_outbox
     from parley.privacy.tasks import delete_due_accounts, enforce_retention
 
     return [
@@ -39,6 +40,7 @@ def registered() -> list[Reconciler]:
         Reconciler("conversations.answer_unhandled", answer_unhandled),
         Reconciler("privacy.enforce_retention", enforce_retention),
         Reconciler("privacy.delete_due_accounts", delete_due_accounts),
+        Reconciler("outbox.deliver", deliver_outbox),
     ]
 
 

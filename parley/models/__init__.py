@@ -10,6 +10,7 @@ from parley.models.knowledge import Chunk, Document, KnowledgeBase
 from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
 from parley.models.organization import Organization
+from parley.models.outbox import OutboxMessage
 from parley.models.usage import UsageDaily
 from parley.models.user import User, UserSession
 
@@ -31,6 +32,7 @@ __all__ = [
     "Membership",
     "Message",
     "Organization",
+    "OutboxMessage",
     "ProviderCredential",
     "UsageDaily",
     "User",

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from parley.auth.dependencies import Db, require
-from parley.privacy import audit
-from parley.privacy.schemas import AuditEventOut, AuditPageOut
+from parley.privacy import audit, verify
+from parley.privacy.schemas import AuditEventOut, AuditPageOut, AuditVerificationOut
 from parley.tenancy.permissions import Permission
 from parley.tenancy.scope import OrgScope
 
@@ -31,3 +31,10 @@ async def list_audit_events(
         events=[AuditEventOut.model_validate(e) for e in page],
         next_before=page[-1].id if len(events) > limit else None,
     )
+
+
+@router.get("/audit/verify", response_model=AuditVerificationOut)
+async def verify_audit_chain(scope: ReadAudit, db: Db) -> AuditVerificationOut:
+    """Walk the organisation's audit chain and report the first link that does not hold."""
+    result = await verify.verify_organization(db, scope)
+    return AuditVerificationOut.model_validate(result)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import MetaData
 
 Erasure = Literal["delete", "null", "pseudonymise", "keep_legal_obligation", "not_applicable"]
-Retention = Literal["account", "conversation", "audit", "security", "billing", "session", "operational"]
+Retention = Literal["account", "conversation", "audit", "security", "billing", "session", "operational", "outbox"]
 
 INFO_KEY = "datamap"
 

@@ -45,6 +45,7 @@ RETENTION_CLASSES: dict[str, str] = {
     "audit": "the audit log's retention period",
     "billing": "7 years (legal obligation), pseudonymised",
     "operational": "not personal data",
+    "outbox": "sent and failed e-mails: PARLEY_OUTBOX_RETENTION_DAYS (default 30) after they settle",
 }
 
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from parley.auth.dependencies import Db, RuntimeDep, SuperadminDep
-from parley.privacy import audit
-from parley.privacy.schemas import AuditEventOut, AuditPageOut
+from parley.privacy import audit, verify
+from parley.privacy.schemas import AuditEventOut, AuditPageOut, AuditVerificationOut
 from parley.tenancy import platform
 from parley.tenancy import repository as repo
 from parley.tenancy.schemas import OrganizationOut, PlatformOrganizationCreatedOut, PlatformOrganizationIn
@@ -48,3 +48,10 @@ async def list_platform_audit_events(
     return AuditPageOut(
         events=[AuditEventOut.model_validate(e) for e in page], next_before=page[-1].id if len(events) > limit else None
     )
+
+
+@router.get("/audit/verify", response_model=AuditVerificationOut)
+async def verify_platform_audit_chain(_: SuperadminDep, db: Db) -> AuditVerificationOut:
+    """Walk the chain of events outside any organisation and report the first link that does not hold."""
+    result = await verify.verify_platform(db)
+    return AuditVerificationOut.model_validate(result)

@@ -10,6 +10,7 @@
 | tokens:read           |        |       |   ✓   |   ✓   |
 | tokens:manage         |        |       |   ✓   |   ✓   |
 | audit:read            |        |       |   ✓   |   ✓   |
+| outbox:read           |        |       |   ✓   |   ✓   |
 | owners:manage         |        |       |       |   ✓   |
 | agents:read           |   ✓    |   ✓   |   ✓   |   ✓   |
 | knowledge:read        |   ✓    |   ✓   |   ✓   |   ✓   |
@@ -60,6 +61,7 @@ class Permission(StrEnum):
     TOKENS_READ = "tokens:read"
     TOKENS_MANAGE = "tokens:manage"
     AUDIT_READ = "audit:read"
+    OUTBOX_READ = "outbox:read"
     OWNERS_MANAGE = "owners:manage"
     AGENTS_READ = "agents:read"
     AGENTS_TEST = "agents:test"
@@ -81,6 +83,7 @@ _ADMIN = _AGENT | {
     Permission.TOKENS_READ,
     Permission.TOKENS_MANAGE,
     Permission.AUDIT_READ,
+    Permission.OUTBOX_READ,
     Permission.AGENTS_MANAGE,
     Permission.KNOWLEDGE_MANAGE,
     Permission.CREDENTIALS_MANAGE,

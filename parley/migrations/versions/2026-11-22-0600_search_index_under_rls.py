@@ -7,7 +7,7 @@ per query instead of about 1 ms. Matching a tsvector against a tsquery reveals n
 effects, so this marks it LEAKPROOF — in this database only (pg_proc is per database). Only a superuser may do so:
 run by another role, the migration leaves it and logs the statement for the database administrator to run.
 
-Revision ID: 0006_search_index_under_rls
+Revision ID: 0004_search_index_under_rls
 Revises: 0003_privacy
 Create Date: 2026-11-22 06:00:00
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_search_index_under_rls"
+revision: str = "0004_search_index_under_rls"
 down_revision: str | None = "0003_privacy"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
