@@ -273,3 +273,42 @@ async def read_transcript(
         details={"contact_id": conversation.contact_id},
     )
     return conversation, messages
+
+
+async def find_conversation(
+    db: AsyncSession, scope: OrgScope, agent_id: str, kind: str, value: str, channel: str
+) -> Conversation | None:
+    """The open conversation of the person behind an identifier with an agent, without creating anything."""
+    found = await repo.identifier(db, scope, kind, value)
+    if found is None:
+        return None
+    return await repo.open_conversation(db, scope, agent_id, found.contact_id, channel)
+
+
+async def read_own_transcript(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str
+) -> list[tuple[Message, str]]:
+    """The person a conversation is with reads it back (a widget visitor's history, their export): not a staff
+    read of personal data, so not audited as one. The caller has proven who the person is."""
+    await access_conversation(db, scope, conversation_id)
+    cipher = await org_cipher(db, runtime, scope)
+    return [(m, open_body(cipher, m)) for m in await repo.messages(db, scope, conversation_id, limit=10_000)]
+
+
+async def erase_conversation(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str, *, initiated_by: str
+) -> int:
+    """Erases a conversation: its messages and the conversation row, audited in the same transaction.
+    Returns how many messages were deleted."""
+    conversation = await access_conversation(db, scope, conversation_id)
+    deleted = await repo.delete_conversation(db, scope, conversation_id)
+    await audit.record_in_scope(
+        db,
+        runtime.clock,
+        scope,
+        "conversation.erased",
+        target_type="conversation",
+        target_id=conversation_id,
+        details={"initiated_by": initiated_by, "messages": deleted, "channel": conversation.channel},
+    )
+    return deleted

@@ -12,13 +12,16 @@ from parley.models.org_key import OrgKey
 from parley.models.organization import Organization
 from parley.models.usage import UsageDaily
 from parley.models.user import User, UserSession
+from parley.models.widget import AgentWidget, ConsentRecord
 
 __all__ = [
     "Agent",
     "AgentKnowledgeBase",
+    "AgentWidget",
     "ApiToken",
     "AuditEvent",
     "Chunk",
+    "ConsentRecord",
     "Contact",
     "ContactIdentifier",
     "Conversation",
