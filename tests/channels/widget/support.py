@@ -26,6 +26,9 @@ On Mondays the restaurant is closed.
 
 # Reservations
 Tables can be reserved up to thirty days in advance. Groups larger than eight people must call the restaurant.
+
+# Booking online
+Book online at https://bistro.example/book or read [the booking terms](javascript:alert(1)) first.
 """
 QUESTION = "When does the kitchen open?"
 ANSWER = "The kitchen opens at noon and closes at 10 pm."
