@@ -312,3 +312,45 @@ async def erase_conversation(
         details={"initiated_by": initiated_by, "messages": deleted, "channel": conversation.channel},
     )
     return deleted
+
+
+async def do_staff_reply(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str, text: str
+) -> tuple[Message, bool]:
+    """A staff member writes to the person: the conversation is theirs from now on (the AI stays silent until it
+    is released). Returns the stored message and whether this reply took the conversation over."""
+    conversation = await access_conversation(db, scope, conversation_id)
+    now = runtime.clock.now()
+    took_over = not conversation.handed_off
+    conversation.handed_off = True
+    conversation.last_message_at = now
+    message = Message(
+        id=new_id("msg"),
+        org_id=scope.org_id,
+        conversation_id=conversation_id,
+        role="staff",
+        author_user_id=scope.actor.user_id,
+        created_at=now,
+        handled_at=now,
+        citations=[],
+    )
+    cipher = await org_cipher(db, runtime, scope)
+    message.body_sealed = cipher.encrypt_text(text, record=message_record(message.id))
+    db.add(message)
+    await db.flush()
+    if took_over:
+        await audit.record_in_scope(
+            db, runtime.clock, scope, "conversation.taken_over", target_type="conversation", target_id=conversation_id
+        )
+    return message, took_over
+
+
+async def do_release(db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str) -> Conversation:
+    """Staff hand the conversation back to the AI."""
+    conversation = await access_conversation(db, scope, conversation_id)
+    if conversation.handed_off:
+        conversation.handed_off = False
+        await audit.record_in_scope(
+            db, runtime.clock, scope, "conversation.released", target_type="conversation", target_id=conversation_id
+        )
+    return conversation

@@ -66,10 +66,11 @@ class Permission(StrEnum):
     KNOWLEDGE_MANAGE = "knowledge:manage"
     CREDENTIALS_MANAGE = "credentials:manage"
     CONVERSATIONS_READ = "conversations:read"
+    CONVERSATIONS_REPLY = "conversations:reply"
 
 
 _VIEWER = frozenset({Permission.ORG_READ, Permission.MEMBERS_READ, Permission.AGENTS_READ, Permission.KNOWLEDGE_READ})
-_AGENT = _VIEWER | {Permission.CONVERSATIONS_READ, Permission.AGENTS_TEST}
+_AGENT = _VIEWER | {Permission.CONVERSATIONS_READ, Permission.CONVERSATIONS_REPLY, Permission.AGENTS_TEST}
 _ADMIN = _AGENT | {
     Permission.ORG_UPDATE,
     Permission.MEMBERS_MANAGE,

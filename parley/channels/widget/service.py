@@ -21,7 +21,6 @@ from parley.agents import service as agents_service
 from parley.channels.widget import repository as repo
 from parley.channels.widget import visitors
 from parley.channels.widget.limits import RateLimiter, TokenBuckets
-from parley.channels.widget.live import InProcessHub, LiveHub
 from parley.channels.widget.origins import normalise_origin, origin_allowed
 from parley.channels.widget.schemas import (
     CitationOut,
@@ -59,11 +58,10 @@ class MessageTooLong(ParleyError):
 
 @dataclass
 class WidgetState:
-    """Per process: rate limits and live fan-out (see limits.py and live.py for the scaled variants)."""
+    """Per process: the rate limits (see limits.py for the scaled variant)."""
 
     per_visitor: RateLimiter
     per_ip: RateLimiter
-    hub: LiveHub
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WidgetState:
@@ -72,7 +70,6 @@ class WidgetState:
                 per_minute=settings.widget_visitor_per_minute, burst=settings.widget_visitor_burst
             ),
             per_ip=TokenBuckets(per_minute=settings.widget_ip_per_minute, burst=settings.widget_ip_burst),
-            hub=InProcessHub(),
         )
 
 

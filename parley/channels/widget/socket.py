@@ -129,6 +129,6 @@ class WidgetSocket:
             self.live = asyncio.create_task(self._forward(conversation_id))
 
     async def _forward(self, conversation_id: str) -> None:
-        async with self.state.hub.subscribe(conversation_id) as queue:
+        async with self.runtime.live.subscribe(conversation_id) as queue:
             while True:
                 await self.send(await queue.get())

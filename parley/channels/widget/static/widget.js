@@ -253,6 +253,8 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
     } else if (event.type === "handed_off") {
       typing.textContent = t("person");
       note(t("staffJoined"));
+    } else if (event.type === "released") {
+      typing.textContent = "";
     } else if (event.type === "error") {
       typing.textContent = "";
       errorLine.textContent = event.detail || t("error");

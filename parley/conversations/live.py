@@ -1,6 +1,7 @@
-"""Live fan-out of conversation events to the visitors' open sockets (a staff member's message, "a person is
-typing"). Embedded mode fans out inside this process; a scaled deployment would implement `LiveHub` on Redis
-pub/sub or PostgreSQL LISTEN/NOTIFY, so that a message posted on one server reaches a socket held by another."""
+"""Live fan-out of conversation events to whoever holds the conversation open (a widget visitor's socket sees a
+staff member take over and write). Embedded mode fans out inside this process; a scaled deployment would
+implement `LiveHub` on Redis pub/sub or PostgreSQL LISTEN/NOTIFY, so that a message posted on one server
+reaches a socket held by another. Events are published after the change that caused them has committed."""
 
 from __future__ import annotations
 
