@@ -46,6 +46,7 @@ bench: setup
 	$(RUN) python bench/api.py
 	$(RUN) python bench/retrieval.py
 	$(RUN) python bench/turn.py
+	$(RUN) python bench/widget.py
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

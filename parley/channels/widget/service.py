@@ -305,24 +305,36 @@ async def record_consent(
     return ConsentOut(purpose=purpose, granted=granted, created_at=record.created_at)
 
 
+async def _conversation_of(runtime: Runtime, ctx: WidgetContext, visitor_id: str, request: RequestInfo) -> str:
+    """The visitor's open conversation, created on their first message, with where they write from. A write
+    transaction only when something changes: on SQLite, writers queue one at a time."""
+    user_agent = (request.user_agent or "")[:500] or None
+    async with scoped_unit_of_work(runtime.sessionmaker, ctx.scope, write=False) as db:
+        found = await conversations.find_conversation(db, ctx.scope, ctx.agent.id, IDENTIFIER_KIND, visitor_id, CHANNEL)
+    if found is not None and (found.visitor_ip, found.visitor_user_agent) == (request.ip, user_agent):
+        return found.id
+    async with scoped_unit_of_work(runtime.sessionmaker, ctx.scope) as db:
+        contact = await conversations.contact_for(db, runtime, ctx.scope, IDENTIFIER_KIND, visitor_id)
+        conversation = await conversations.conversation_for(db, runtime, ctx.scope, ctx.agent, contact, CHANNEL)
+        conversation.visitor_ip = request.ip
+        conversation.visitor_user_agent = user_agent
+    return conversation.id
+
+
 async def turn(
     runtime: Runtime, ctx: WidgetContext, visitor_id: str, text: str, client_id: str | None, request: RequestInfo
 ) -> AsyncIterator[Event]:
     """One visitor message through the engine, as widget events: `typing`, `delta`s as the reply streams, the
     settled `message`, then `done` (with `handed_off` when a person has the conversation and the AI is silent)."""
-    scope = ctx.scope
-    async with scoped_unit_of_work(runtime.sessionmaker, scope) as db:
-        contact = await conversations.contact_for(db, runtime, scope, IDENTIFIER_KIND, visitor_id)
-        conversation = await conversations.conversation_for(db, runtime, scope, ctx.agent, contact, CHANNEL)
-        conversation.visitor_ip = request.ip
-        conversation.visitor_user_agent = (request.user_agent or "")[:500] or None
-    yield {"type": "conversation", "conversation_id": conversation.id}
+    conversation_id = await _conversation_of(runtime, ctx, visitor_id, request)
+    yield {"type": "conversation", "conversation_id": conversation_id}
     yield {"type": "typing"}
     reply: Reply | None = None
     external_id = f"widget:{client_id}" if client_id else None
-    async for item in conversations.receive(
-        runtime, scope, ctx.agent, conversation.id, text=text, external_id=external_id
-    ):
+    receiving = conversations.receive(
+        runtime, ctx.scope, ctx.agent, conversation_id, text=text, external_id=external_id
+    )
+    async for item in receiving:
         if isinstance(item, TextDelta):
             yield {"type": "delta", "text": item.text}
         elif isinstance(item, Reply):

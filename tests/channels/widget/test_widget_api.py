@@ -39,6 +39,10 @@ async def test_visitor_gets_a_streamed_answer_with_citations_and_finds_it_again(
     history = (await client.get(f"{agent.api}/conversation", headers=visitor)).json()
     assert [(m["role"], m["text"]) for m in history["messages"]] == [("user", QUESTION), ("assistant", message["text"])]
     assert history["messages"][1]["citations"][0]["title"] == "Bistro FAQ"
+    # Where the visitor wrote from is kept with the conversation (the privacy work anonymises it later).
+    assert await raw_scalars(runtime, agent.org_id, "SELECT visitor_ip FROM conversations") == ["203.0.113.7"]
+    agents = await raw_scalars(runtime, agent.org_id, "SELECT visitor_user_agent FROM conversations")
+    assert str(agents[0]).startswith("python-httpx/")
 
 
 async def test_pages_on_other_origins_are_refused_and_get_no_cors_grant(client, runtime: Runtime):

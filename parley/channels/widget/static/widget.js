@@ -313,7 +313,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
     const clientId = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
     try {
       await ensureVisitor();
-      const ws = opt.transport === "http" ? null : await connect();
+      const ws = await connect();
       if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "message", text, client_id: clientId }));
       else {
         await sendOverHttp(text, clientId);
