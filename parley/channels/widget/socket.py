@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from parley.kit.errors import ParleyError
 from parley.runtime import Runtime
 from parley.tenancy.scope import scoped_unit_of_work
 
+log = logging.getLogger("parley.widget")
 HELLO_TIMEOUT_SECONDS = 15
 POLICY_VIOLATION = 1008
 NOT_FOUND = 4404
@@ -110,11 +112,19 @@ class WidgetSocket:
         except ParleyError as exc:
             await self.error(exc)
             return
-        async for event in service.turn(self.runtime, self.ctx, visitor_id, body.text, body.client_id, self.info):
-            if event["type"] == "conversation":
-                self._follow(event["conversation_id"])
-                continue
-            await self.send(event)
+        try:
+            async for event in service.turn(self.runtime, self.ctx, visitor_id, body.text, body.client_id, self.info):
+                if event["type"] == "conversation":
+                    self._follow(event["conversation_id"])
+                    continue
+                await self.send(event)
+        except (WebSocketDisconnect, asyncio.CancelledError):
+            raise
+        except Exception:
+            # One failed turn (an overloaded database, say) must not cost the visitor their connection. The
+            # message was recorded first if it got that far, and the reconciler answers it later.
+            log.exception("widget turn failed", extra={"request_id": self.info.request_id})
+            await self.send({"type": "error", "error": "internal_error", "detail": "something went wrong; try again"})
 
     async def _follow_existing(self, visitor_id: str) -> None:
         async with scoped_unit_of_work(self.runtime.sessionmaker, self.ctx.scope, write=False) as db:
