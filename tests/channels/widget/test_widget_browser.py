@@ -19,6 +19,10 @@ from parley.runtime import Runtime
 from parley.settings import Settings
 from tests.channels.widget.browser import CHROMIUM_FLAGS, chromium_path
 from tests.channels.widget.support import ANSWER, QUESTION, HostSite, LiveServer, WidgetAgent, make_widget_agent
+from tests.factories import raw_scalars
+
+# Generous on a loaded CI machine; a passing run takes a fraction of it.
+expect.set_options(timeout=15_000)
 
 WIDGET = "[data-parley-widget]"
 SHADOW = f"document.querySelector('{WIDGET}').shadowRoot"
@@ -256,3 +260,30 @@ async def test_under_age_visitors_are_stopped_before_the_chat(site: Site, client
     await page.locator(f"{WIDGET} .launch").click()
     await expect(view).to_contain_text("only for people aged 18 or over")
     await expect(page.locator(f"{WIDGET} textarea")).to_be_hidden()
+
+
+async def test_consent_is_asked_once_and_the_conversation_follows_into_another_tab(
+    site: Site, client: httpx.AsyncClient, runtime: Runtime
+):
+    await client.put(
+        site.agent.settings_url,
+        json={"allowed_origins": [site.host.origin], "analytics_enabled": True},
+        headers=site.agent.headers,
+    )
+    context = await site.browser.new_context()
+    first = await context.new_page()
+    await _open(first, site.page_url())
+    banner = first.locator(f"{WIDGET} .banner")
+    await expect(banner).to_contain_text("anonymous analytics")
+    await banner.locator("button", has_text="Decline").click()
+    await expect(banner).to_be_hidden()
+    await _ask(first, QUESTION)  # the chat works the same after declining
+    await expect(first.locator(f"{WIDGET} .msg.assistant", has_text=ANSWER)).to_be_visible()
+    granted = await raw_scalars(runtime, site.agent.org_id, "SELECT granted FROM consent_records")
+    assert [bool(g) for g in granted] == [False]
+
+    second = await context.new_page()
+    await _open(second, site.page_url())
+    await expect(second.locator(f"{WIDGET} .msg.user")).to_have_text(re.compile(QUESTION))
+    await expect(second.locator(f"{WIDGET} .banner")).to_be_hidden()
+    await context.close()

@@ -245,6 +245,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
     } else if (event.type === "message") {
       if (bubble) { bubble.remove(); bubble = null; }
       typing.textContent = "";
+      busy = false; // the reply is settled; the next message may go (its "done" follows at once)
       addMessage(event.message.role, event.message.text, event.message.citations);
     } else if (event.type === "done") {
       if (bubble) { bubble.removeAttribute("aria-hidden"); bubble = null; }
