@@ -9,13 +9,16 @@ SQLite (embedded) and PostgreSQL (scaled) share every code path. Two details dif
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, text
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -97,12 +100,29 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+# SQLite has one writer at a time. Writers that queue inside SQLite wait in its busy handler, which sleeps in
+# steps of up to 100 ms, so under concurrency most of their time is spent asleep after the lock was freed. One
+# asyncio lock per engine queues this process's writers instead, and hands the lock over at once.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_writer_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+    bind = sessionmaker.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+        return None
+    lock = _SQLITE_WRITERS.get(bind.sync_engine)
+    if lock is None:
+        lock = _SQLITE_WRITERS[bind.sync_engine] = asyncio.Lock()
+    return lock
+
+
 @asynccontextmanager
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession], *, write: bool = True
 ) -> AsyncIterator[AsyncSession]:
     """One transaction: committed when the block ends, rolled back if it raises."""
-    async with sessionmaker() as session:
+    lock = _sqlite_writer_lock(sessionmaker) if write else None
+    async with lock or contextlib.nullcontext(), sessionmaker() as session:
         await session.connection(execution_options={WRITE_OPTION: write})
         try:
             yield session
