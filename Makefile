@@ -48,6 +48,7 @@ bench: setup
 	$(RUN) python bench/turn.py
 	$(RUN) python bench/privacy.py
 	$(RUN) python bench/redaction.py
+	$(RUN) python bench/widget.py
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 from parley import __version__
 from parley.agents.api import router as agents_router
 from parley.auth.api import router as auth_router
+from parley.channels.widget.api import install as install_widget
 from parley.conversations.api import router as conversations_router
 from parley.kit import reconcilers
 from parley.kit.http import RequestContextMiddleware, install_error_handlers
@@ -101,5 +102,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         outbox_router,
     ):
         app.include_router(router)
+    install_widget(app)
     mount_docs(app)
     return app

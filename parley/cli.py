@@ -274,13 +274,17 @@ def audit_prune(
     """Remove old audit rows as the schema owner (PARLEY_DATABASE_OWNER_URL); every chain stays verifiable."""
     from datetime import timedelta
 
-    from parley.privacy.prune import prune_audit
+    from parley.privacy.prune import anonymise_audit_ips, prune_audit
+    from parley.privacy.retention import IP_KEPT
 
     async def work(runtime: Runtime) -> dict[str, int]:
         days = older_than_days or runtime.settings.audit_retention_days
         if not days:
             raise _fail("pass --older-than-days or set PARLEY_AUDIT_RETENTION_DAYS")
         before = runtime.clock.now() - timedelta(days=days)
+        anonymised = await anonymise_audit_ips(runtime.settings, before=runtime.clock.now() - IP_KEPT)
+        if anonymised:
+            typer.echo(f"anonymised the IP address of {anonymised} audit rows older than {IP_KEPT.days} days")
         return await prune_audit(runtime.settings, runtime.clock, runtime.pseudonym_key, before=before)
 
     removed = _with_runtime(work)

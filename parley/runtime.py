@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from parley.auth.passwords import Passwords
+from parley.conversations.live import InProcessHub, LiveHub
 from parley.kit.clock import Clock, SystemClock
 from parley.kit.db import create_engine, make_sessionmaker, scrub
 from parley.kit.keys import PSEUDONYM_KEY_INFO, MasterKeys, derive_key, load_master_keys
@@ -32,6 +33,8 @@ class Runtime:
     pseudonym_key: bytes = field(repr=False)
     # LLM provider clients and their circuit breakers, per credential: process-wide, like the failures counted.
     providers: ProviderCache = field(repr=False)
+    # Live conversation events (staff takeover) for open widget sockets; in-process in embedded mode.
+    live: LiveHub = field(default_factory=InProcessHub, repr=False)
 
     @property
     def breakers(self) -> BreakerRegistry:

@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     # Audit rows older than this are removed by `parley audit prune` (run as the schema owner, e.g. daily); the
     # chains stay verifiable. Empty: the audit log is kept until pruned with an explicit --older-than-days.
     audit_retention_days: int | None = Field(default=None, ge=1)
+    # Web chat widget: the longest message a visitor may send, and token buckets per visitor and per IP address
+    # (a burst of `*_burst` messages, refilled at `*_per_minute`).
+    widget_max_message_chars: int = Field(default=2_000, ge=1)
+    widget_visitor_per_minute: float = Field(default=12.0, gt=0)
+    widget_visitor_burst: int = Field(default=6, ge=1)
+    widget_ip_per_minute: float = Field(default=60.0, gt=0)
+    widget_ip_burst: int = Field(default=30, ge=1)
 
     log_level: str = "INFO"
     log_json: bool = True

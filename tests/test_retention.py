@@ -13,7 +13,7 @@ from parley import cli
 from parley.kit.clock import FrozenClock
 from parley.kit.db import set_pg_setting, unit_of_work
 from parley.kit.reconcilers import run_once
-from parley.models import Conversation, UserSession
+from parley.models import AuditEvent, Conversation, UserSession
 from parley.privacy import retention
 from parley.runtime import Runtime
 from parley.settings import Settings
@@ -112,7 +112,7 @@ async def test_staff_ip_addresses_are_anonymised_after_thirty_days(client, runti
     await sign_in(client, recent)
     clock.advance(days=29)  # the first session is 31 days old, the second 29
     report = await retention.sweep(runtime)
-    assert report.totals.ip_addresses == 1
+    assert report.totals.ip_addresses == 2  # the older session, and the audit row of that sign-in
     async with unit_of_work(runtime.sessionmaker, write=False) as db:
         ips = sorted(await db.scalars(select(UserSession.ip).order_by(UserSession.created_at)))
     assert ips == ["203.0.113.0", "203.0.113.7"]
@@ -167,3 +167,43 @@ async def test_cli_sweep_dry_run(client, runtime: Runtime, settings: Settings, c
     assert result.exit_code == 0, result.output
     assert "would remove: conversations 1, messages 2" in result.output
     assert await raw_scalars(runtime, chat.org_id, "SELECT id FROM conversations") == [chat.conversation_id]
+
+
+async def test_widget_visitor_ip_addresses_are_anonymised_after_thirty_days(
+    client, runtime: Runtime, clock: FrozenClock
+):
+    chat = await start_chat(client, runtime)
+    recent = await chat_in(runtime, chat.base, chat.headers, chat.org_id, chat.agent.id, phone="+33622223333")
+    async with unit_of_work(runtime.sessionmaker) as db:
+        await set_pg_setting(db, "app.org_id", chat.org_id)
+        for conversation_id, ip in ((chat.conversation_id, "198.51.100.77"), (recent.conversation_id, "2001:db8::9")):
+            await db.execute(update(Conversation).where(Conversation.id == conversation_id).values(visitor_ip=ip))
+    clock.advance(days=31)
+    async with unit_of_work(runtime.sessionmaker) as db:  # the second conversation is newer
+        await set_pg_setting(db, "app.org_id", chat.org_id)
+        await db.execute(
+            update(Conversation).where(Conversation.id == recent.conversation_id).values(created_at=clock.now())
+        )
+    report = await retention.sweep(runtime)
+    assert report.by_org[chat.org_id].ip_addresses == 1  # (the totals also count the audit rows' addresses)
+    ips = await raw_scalars(runtime, chat.org_id, "SELECT visitor_ip FROM conversations ORDER BY created_at")
+    assert ips == ["198.51.100.0", "2001:db8::9"]
+
+
+async def test_audit_ip_addresses_are_anonymised_after_thirty_days_and_the_chain_holds(
+    client, runtime: Runtime, clock: FrozenClock
+):
+    org = await make_org(runtime)
+    email = await make_user(runtime, org_id=org.id, role="owner")
+    await sign_in(client, email)  # audited with the client's address, 203.0.113.7
+    clock.advance(days=31)
+    await retention.sweep(runtime)
+    async with unit_of_work(runtime.sessionmaker, write=False) as db:
+        await set_pg_setting(db, "app.platform", "on")
+        ips = set(await db.scalars(select(AuditEvent.ip).where(AuditEvent.ip.is_not(None))))
+    assert ips == {"203.0.113.0"}
+    from parley.privacy.verify import verify_platform
+
+    async with unit_of_work(runtime.sessionmaker, write=False) as db:
+        result = await verify_platform(db)
+    assert result.ok and result.checked >= 1, result

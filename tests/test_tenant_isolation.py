@@ -65,6 +65,11 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
             json={"name": "OpenAI", "provider": "openai", "api_key": "sk-victim-secret"},
             headers=csrf,
         )
+        # The agent's web chat widget is on, so a widget route given the victim's agent id finds something.
+        widget = await owner.put(
+            f"{base}/agents/{agent['id']}/widget", json={"allowed_origins": ["https://victim.example"]}, headers=csrf
+        )
+        assert widget.status_code == 200, widget.text
         agent_token = await owner.post(
             f"{base}/tokens", json={"name": "widget", "role": "agent", "agent_id": agent["id"]}, headers=csrf
         )

@@ -20,8 +20,10 @@ from parley.agents.schemas import (
     TurnIn,
 )
 from parley.auth.dependencies import Db, RuntimeDep, reads_only, require
+from parley.channels.widget.service import embed_snippet
 from parley.conversations import engine
 from parley.models import Agent
+from parley.settings import Settings
 from parley.tenancy.permissions import Permission
 from parley.tenancy.scope import OrgScope
 
@@ -33,34 +35,39 @@ ManageAgents = Annotated[OrgScope, Depends(require(Permission.AGENTS_MANAGE))]
 ManageCredentials = Annotated[OrgScope, Depends(require(Permission.CREDENTIALS_MANAGE))]
 
 
-async def _out(db: Db, scope: OrgScope, agents: list[Agent]) -> list[AgentOut]:
+async def _out(db: Db, scope: OrgScope, agents: list[Agent], settings: Settings) -> list[AgentOut]:
     linked = await repo.knowledge_base_ids(db, scope, [a.id for a in agents])
     return [
         AgentOut.model_validate(
-            {**{c: getattr(a, c) for c in AgentOut.model_fields if hasattr(a, c)}, "knowledge_base_ids": linked[a.id]}
+            {
+                **{c: getattr(a, c) for c in AgentOut.model_fields if hasattr(a, c)},
+                "knowledge_base_ids": linked[a.id],
+                "embed_snippet": embed_snippet(settings, a.id),
+            }
         )
         for a in agents
     ]
 
 
 @router.get("/agents", response_model=list[AgentOut])
-async def list_agents(scope: ReadAgents, db: Db) -> list[AgentOut]:
-    return await _out(db, scope, await repo.agents(db, scope))
+async def list_agents(scope: ReadAgents, db: Db, runtime: RuntimeDep) -> list[AgentOut]:
+    return await _out(db, scope, await repo.agents(db, scope), runtime.settings)
 
 
 @router.post("/agents", response_model=AgentOut, status_code=status.HTTP_201_CREATED)
 async def create_agent(body: AgentIn, scope: ManageAgents, db: Db, runtime: RuntimeDep) -> AgentOut:
-    return (await _out(db, scope, [await service.do_create_agent(db, runtime, scope, body)]))[0]
+    return (await _out(db, scope, [await service.do_create_agent(db, runtime, scope, body)], runtime.settings))[0]
 
 
 @router.get("/agents/{agent_id}", response_model=AgentOut)
-async def get_agent(agent_id: str, scope: ReadAgents, db: Db) -> AgentOut:
-    return (await _out(db, scope, [await service.access_agent(db, scope, agent_id)]))[0]
+async def get_agent(agent_id: str, scope: ReadAgents, db: Db, runtime: RuntimeDep) -> AgentOut:
+    return (await _out(db, scope, [await service.access_agent(db, scope, agent_id)], runtime.settings))[0]
 
 
 @router.patch("/agents/{agent_id}", response_model=AgentOut)
 async def update_agent(agent_id: str, body: AgentPatch, scope: ManageAgents, db: Db, runtime: RuntimeDep) -> AgentOut:
-    return (await _out(db, scope, [await service.do_update_agent(db, runtime, scope, agent_id, body)]))[0]
+    agent = await service.do_update_agent(db, runtime, scope, agent_id, body)
+    return (await _out(db, scope, [agent], runtime.settings))[0]
 
 
 @router.delete("/agents/{agent_id}", status_code=status.HTTP_204_NO_CONTENT)

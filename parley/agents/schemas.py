@@ -76,6 +76,7 @@ class AgentOut(ResponseBody):
     redact_pii: bool
     created_at: datetime
     updated_at: datetime
+    embed_snippet: str = Field(description="Paste into a page to show the web chat widget (turn it on first).")
 
 
 class CredentialIn(RequestBody):

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, status
 from fastapi.responses import StreamingResponse
 
 from parley.agents import service as agents_service
@@ -28,6 +28,7 @@ from parley.conversations.schemas import (
     ConversationOut,
     ConversationPageOut,
     MessageOut,
+    StaffReplyIn,
     TranscriptOut,
 )
 from parley.kit.errors import InvalidField
@@ -40,6 +41,7 @@ from parley.tenancy.scope import OrgScope, scoped_unit_of_work
 router = APIRouter(tags=["conversations"])
 
 ReadConversations = Annotated[OrgScope, Depends(require(Permission.CONVERSATIONS_READ))]
+ReplyToConversations = Annotated[OrgScope, Depends(require(Permission.CONVERSATIONS_REPLY))]
 
 
 @router.get("/api/v1/orgs/{org_id}/conversations", response_model=ConversationPageOut)
@@ -87,6 +89,56 @@ async def get_conversation(
             for m, body in messages
         ],
     )
+
+
+@router.post(
+    "/api/v1/orgs/{org_id}/conversations/{conversation_id}/messages",
+    response_model=MessageOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def staff_reply(
+    conversation_id: str,
+    body: StaffReplyIn,
+    scope: ReplyToConversations,
+    db: Db,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+) -> MessageOut:
+    """Write to the person as staff. This takes the conversation over: the AI stays silent until it is released,
+    and the person sees the message live in the widget."""
+    message, took_over = await service.do_staff_reply(db, runtime, scope, conversation_id, body.text)
+    out = MessageOut(
+        id=message.id,
+        role=message.role,
+        body=body.text,
+        erased=False,
+        language=None,
+        confidence=None,
+        citations=[],
+        created_at=message.created_at,
+    )
+    live: dict[str, object] = {
+        "id": out.id,
+        "role": "staff",
+        "text": out.body,
+        "citations": [],
+        "created_at": out.created_at.isoformat(),
+    }
+    # Background tasks run once the response is sent, after the request's transaction has committed.
+    if took_over:
+        background.add_task(runtime.live.publish, conversation_id, {"type": "handed_off"})
+    background.add_task(runtime.live.publish, conversation_id, {"type": "message", "message": live})
+    return out
+
+
+@router.post("/api/v1/orgs/{org_id}/conversations/{conversation_id}/release", response_model=ConversationOut)
+async def release_conversation(
+    conversation_id: str, scope: ReplyToConversations, db: Db, runtime: RuntimeDep, background: BackgroundTasks
+) -> ConversationOut:
+    """Hand the conversation back to the AI."""
+    conversation = await service.do_release(db, runtime, scope, conversation_id)
+    background.add_task(runtime.live.publish, conversation_id, {"type": "released"})
+    return ConversationOut.model_validate(conversation)
 
 
 def _text(content: str | list[dict[str, object]] | None) -> str:

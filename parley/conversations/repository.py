@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.models import Contact, ContactIdentifier, Conversation, Message
@@ -142,3 +142,15 @@ async def unanswered(db: AsyncSession, scope: OrgScope, *, before: datetime, lim
             .limit(limit)
         )
     )
+
+
+async def delete_conversation(db: AsyncSession, scope: OrgScope, conversation_id: str) -> int:
+    """Deletes the conversation and its messages (explicitly, not trusting cascades); returns the messages
+    deleted. Replies point at the messages they answer, so they go first."""
+    where = (Message.org_id == scope.org_id, Message.conversation_id == conversation_id)
+    replies = await db.execute(delete(Message).where(*where, Message.reply_to_id.is_not(None)))
+    others = await db.execute(delete(Message).where(*where))
+    await db.execute(
+        delete(Conversation).where(Conversation.org_id == scope.org_id, Conversation.id == conversation_id)
+    )
+    return int(replies.rowcount or 0) + int(others.rowcount or 0)  # type: ignore[attr-defined]

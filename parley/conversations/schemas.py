@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from parley.kit.schemas import ResponseBody
+from parley.kit.schemas import RequestBody, ResponseBody
 
 
 class ConversationOut(ResponseBody):
@@ -31,6 +31,10 @@ class MessageOut(ResponseBody):
     confidence: float | None
     citations: list[dict[str, Any]]
     created_at: datetime
+
+
+class StaffReplyIn(RequestBody):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8_000)]
 
 
 class TranscriptOut(ResponseBody):

@@ -289,3 +289,86 @@ async def read_transcript(
         details={"contact_id": conversation.contact_id},
     )
     return conversation, messages
+
+
+async def find_conversation(
+    db: AsyncSession, scope: OrgScope, agent_id: str, kind: str, value: str, channel: str
+) -> Conversation | None:
+    """The open conversation of the person behind an identifier with an agent, without creating anything."""
+    found = await repo.identifier(db, scope, kind, value)
+    if found is None:
+        return None
+    return await repo.open_conversation(db, scope, agent_id, found.contact_id, channel)
+
+
+async def read_own_transcript(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str
+) -> list[tuple[Message, str]]:
+    """The person a conversation is with reads it back (a widget visitor's history, their export): not a staff
+    read of personal data, so not audited as one. The caller has proven who the person is."""
+    await access_conversation(db, scope, conversation_id)
+    ring = keyring(runtime, scope)
+    opened = [(m, await open_body(ring, m)) for m in await repo.messages(db, scope, conversation_id, limit=10_000)]
+    return [(m, body) for m, body in opened if not isinstance(body, Erased)]
+
+
+async def erase_conversation(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str, *, initiated_by: str
+) -> int:
+    """Erases a conversation: its messages and the conversation row, audited in the same transaction.
+    Returns how many messages were deleted."""
+    conversation = await access_conversation(db, scope, conversation_id)
+    deleted = await repo.delete_conversation(db, scope, conversation_id)
+    await audit.record_in_scope(
+        db,
+        runtime.clock,
+        scope,
+        "conversation.erased",
+        target_type="conversation",
+        target_id=conversation_id,
+        details={"initiated_by": initiated_by, "messages": deleted, "channel": conversation.channel},
+    )
+    return deleted
+
+
+async def do_staff_reply(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str, text: str
+) -> tuple[Message, bool]:
+    """A staff member writes to the person: the conversation is theirs from now on (the AI stays silent until it
+    is released). Returns the stored message and whether this reply took the conversation over."""
+    conversation = await access_conversation(db, scope, conversation_id)
+    now = runtime.clock.now()
+    took_over = not conversation.handed_off
+    conversation.handed_off = True
+    conversation.last_message_at = now
+    message = Message(
+        id=new_id("msg"),
+        org_id=scope.org_id,
+        conversation_id=conversation_id,
+        role="staff",
+        author_user_id=scope.actor.user_id,
+        created_at=now,
+        handled_at=now,
+        citations=[],
+    )
+    # Sealed with the person's key like the rest of the conversation: erasing them erases what staff wrote too.
+    cipher = await keyring(runtime, scope).subject(conversation.contact_id)
+    message.body_sealed = cipher.encrypt_text(text, record=message_record(message.id))
+    db.add(message)
+    await db.flush()
+    if took_over:
+        await audit.record_in_scope(
+            db, runtime.clock, scope, "conversation.taken_over", target_type="conversation", target_id=conversation_id
+        )
+    return message, took_over
+
+
+async def do_release(db: AsyncSession, runtime: Runtime, scope: OrgScope, conversation_id: str) -> Conversation:
+    """Staff hand the conversation back to the AI."""
+    conversation = await access_conversation(db, scope, conversation_id)
+    if conversation.handed_off:
+        conversation.handed_off = False
+        await audit.record_in_scope(
+            db, runtime.clock, scope, "conversation.released", target_type="conversation", target_id=conversation_id
+        )
+    return conversation

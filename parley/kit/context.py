@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ActorType = Literal["user", "token", "system", "anonymous"]
+ActorType = Literal["user", "token", "system", "anonymous", "visitor"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,18 @@ from parley.models.organization import Organization
 from parley.models.outbox import OutboxMessage
 from parley.models.usage import UsageDaily
 from parley.models.user import User, UserSession
+from parley.models.widget import AgentWidget, ConsentRecord
 
 __all__ = [
     "Agent",
     "AgentKnowledgeBase",
+    "AgentWidget",
     "ApiToken",
     "AuditEvent",
     "Breach",
     "BreachOrganization",
     "Chunk",
+    "ConsentRecord",
     "Contact",
     "ContactIdentifier",
     "Conversation",

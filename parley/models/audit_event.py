@@ -32,7 +32,9 @@ class AuditEvent(Base):
         String(ID_LENGTH), ForeignKey("organizations.id"), info=system("system.tenant")
     )
     occurred_at: Mapped[datetime] = created_at_column()
-    actor_type: Mapped[str] = mapped_column(String(16), info=system(note="user, token, system or anonymous"))
+    actor_type: Mapped[str] = mapped_column(
+        String(16), info=system(note="user, token, system, anonymous or visitor (a widget visitor)")
+    )
     actor_id: Mapped[str | None] = mapped_column(
         String(ID_LENGTH), info=system(note="id of the user or token; identifies staff, never an end user")
     )

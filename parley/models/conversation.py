@@ -37,6 +37,15 @@ class Conversation(Base):
     language: Mapped[str | None] = mapped_column(String(8), info=system())
     created_at: Mapped[datetime] = created_at_column()
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), info=system())
+    # Where a widget visitor wrote from; the privacy reconciler anonymises the address after 30 days.
+    visitor_ip: Mapped[str | None] = mapped_column(
+        String(64),
+        info=personal("user.device.ip_address", identifies=True, retention="conversation", erasure="null"),
+    )
+    visitor_user_agent: Mapped[str | None] = mapped_column(
+        String(500),
+        info=personal("user.device.user_agent", identifies=False, retention="conversation", erasure="null"),
+    )
 
 
 class Message(Base):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.kit.clock import Clock
@@ -99,3 +99,35 @@ async def _append_only(db: AsyncSession, postgres: bool, *, lifted: bool) -> Non
             await db.execute(
                 text(f"CREATE TRIGGER {name} {when} BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END")
             )
+
+
+async def anonymise_audit_ips(settings: Settings, *, before: datetime) -> int:
+    """Audit rows older than `before` keep only the network part of their IP address (/24, /48). The raw address
+    is outside the hash chain (its HMAC is chained), so this leaves every chain valid. Like pruning, it needs the
+    schema owner: the app role may never change an audit row."""
+    from parley.privacy.retention import anonymise_ip, is_anonymised
+
+    engine = create_engine(settings.effective_owner_url, pool_size=1)
+    sessionmaker = make_sessionmaker(engine)
+    changed = 0
+    try:
+        async with unit_of_work(sessionmaker) as db:
+            postgres = db.get_bind().dialect.name == "postgresql"
+            rows = [
+                (event_id, ip)
+                for event_id, ip in await db.execute(
+                    select(AuditEvent.id, AuditEvent.ip).where(
+                        AuditEvent.occurred_at < before, AuditEvent.ip.is_not(None)
+                    )
+                )
+                if ip and not is_anonymised(ip)
+            ]
+            if rows:
+                await _append_only(db, postgres, lifted=True)
+                for event_id, ip in rows:
+                    await db.execute(update(AuditEvent).where(AuditEvent.id == event_id).values(ip=anonymise_ip(ip)))
+                await _append_only(db, postgres, lifted=False)
+                changed = len(rows)
+    finally:
+        await engine.dispose()
+    return changed

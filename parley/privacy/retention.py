@@ -5,7 +5,8 @@
 | conversations, messages                | the organisation's period after the last message (default 12     |
 |                                        | months, shorter if the business chooses; an agent may be shorter) |
 | contacts (people)                      | until their last conversation is gone; then erased, key destroyed |
-| IP addresses (staff sessions, …)       | 30 days, then truncated to /24 (IPv4) or /48 (IPv6)               |
+| IP addresses (staff sessions, widget   | 30 days, then truncated to /24 (IPv4) or /48 (IPv6)               |
+| visitors)                              |                                                                   |
 | usage aggregates (no personal data)    | 24 months                                                         |
 
 Sweeps work organisation by organisation (the tenant set for PostgreSQL's row-level security), in batches that
@@ -18,6 +19,7 @@ row per organisation saying what. `dry_run` counts what would go and changes not
 from __future__ import annotations
 
 import ipaddress
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +32,8 @@ from parley.kit.db import set_pg_setting, unit_of_work
 from parley.models import Agent, Contact, Conversation, Message, Organization, UsageDaily, UserSession
 from parley.privacy import audit
 from parley.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 IP_KEPT = timedelta(days=30)
 USAGE_KEPT = timedelta(days=730)
@@ -119,6 +123,7 @@ async def sweep(runtime: Runtime, *, dry_run: bool = False) -> SweepReport:
                         details=counts.as_dict(),
                     )
     report.totals.ip_addresses += await _anonymise_session_ips(runtime, now - IP_KEPT, dry_run=dry_run)
+    report.totals.ip_addresses += await _anonymise_audit_ips(runtime, now - IP_KEPT, dry_run=dry_run)
     if report.totals.anything and not dry_run:
         await runtime.scrub_deleted()
     return report
@@ -141,6 +146,7 @@ async def _sweep_org(
             counts.messages += messages
             if conversations < BATCH:
                 break
+    counts.ip_addresses += await _anonymise_visitor_ips(runtime, org_id, now - IP_KEPT, dry_run=dry_run)
     contact_cutoff = now - timedelta(days=retention_days)
     counts.contacts += await _erase_forgotten_contacts(runtime, org_id, contact_cutoff, dry_run=dry_run)
     counts.usage_rows += await _delete_old_usage(runtime, org_id, (now - USAGE_KEPT).date(), dry_run=dry_run)
@@ -241,6 +247,43 @@ async def _delete_old_usage(runtime: Runtime, org_id: str, before: Any, *, dry_r
     async with unit_of_work(runtime.sessionmaker) as db:
         await set_pg_setting(db, "app.org_id", org_id)
         return int((await db.execute(delete(UsageDaily).where(condition))).rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _anonymise_visitor_ips(runtime: Runtime, org_id: str, cutoff: datetime, *, dry_run: bool) -> int:
+    """Widget visitors' IP addresses, stored with their conversation, keep only the network part after 30 days."""
+    async with unit_of_work(runtime.sessionmaker, write=not dry_run) as db:
+        await set_pg_setting(db, "app.org_id", org_id)
+        rows = list(
+            await db.execute(
+                select(Conversation.id, Conversation.visitor_ip).where(
+                    Conversation.org_id == org_id,
+                    Conversation.created_at < cutoff,
+                    Conversation.visitor_ip.is_not(None),
+                )
+            )
+        )
+        changed = [(cid, anonymise_ip(ip)) for cid, ip in rows if ip and not is_anonymised(ip)]
+        if not dry_run:
+            for conversation_id, truncated in changed:
+                await db.execute(
+                    update(Conversation).where(Conversation.id == conversation_id).values(visitor_ip=truncated)
+                )
+    return len(changed)
+
+
+async def _anonymise_audit_ips(runtime: Runtime, cutoff: datetime, *, dry_run: bool) -> int:
+    """Audit rows can only be changed by the schema owner. Embedded (SQLite) the process is the owner; a scaled
+    worker is when it has PARLEY_DATABASE_OWNER_URL, and otherwise `parley audit prune` (as the owner) does it."""
+    settings = runtime.settings
+    if dry_run or not (settings.is_sqlite or settings.database_owner_url):
+        return 0
+    from parley.privacy.prune import anonymise_audit_ips
+
+    try:
+        return await anonymise_audit_ips(settings, before=cutoff)
+    except Exception:  # a worker without owner rights: logged, and the next run (or audit prune) retries
+        log.warning("could not anonymise audit IP addresses; run `parley audit prune` as the owner", exc_info=True)
+        return 0
 
 
 async def _anonymise_session_ips(runtime: Runtime, cutoff: datetime, *, dry_run: bool) -> int:

@@ -72,10 +72,11 @@ class Permission(StrEnum):
     CONVERSATIONS_READ = "conversations:read"
     PRIVACY_MANAGE = "privacy:manage"  # retention periods and other privacy settings
     ORG_DELETE = "org:delete"  # ask for (or cancel) the deletion of the whole organisation
+    CONVERSATIONS_REPLY = "conversations:reply"
 
 
 _VIEWER = frozenset({Permission.ORG_READ, Permission.MEMBERS_READ, Permission.AGENTS_READ, Permission.KNOWLEDGE_READ})
-_AGENT = _VIEWER | {Permission.CONVERSATIONS_READ, Permission.AGENTS_TEST}
+_AGENT = _VIEWER | {Permission.CONVERSATIONS_READ, Permission.CONVERSATIONS_REPLY, Permission.AGENTS_TEST}
 _ADMIN = _AGENT | {
     Permission.ORG_UPDATE,
     Permission.MEMBERS_MANAGE,

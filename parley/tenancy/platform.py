@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.auth import repository as auth_repo
 from parley.auth import service as auth_service
 from parley.auth.secrets import hash_secret
+from parley.channels.widget.repository import widget_by_agent_id
 from parley.kit.context import Actor, RequestInfo
 from parley.kit.db import set_pg_setting
 from parley.kit.errors import Conflict, NotAuthenticated, NotFound
@@ -45,6 +46,18 @@ async def system_scope(db: AsyncSession, org_id: str, actor: Actor) -> OrgScope:
     """Act inside one organisation as the platform (CLI, invitations): owner rights, audited as `actor`."""
     await set_pg_setting(db, "app.org_id", org_id)
     return _mint(org_id, Role.OWNER, actor)
+
+
+async def widget_visitor_scope(db: AsyncSession, agent_id: str, request: RequestInfo) -> OrgScope | None:
+    """Act inside the organisation whose agent a widget visitor talks to: found by the agent id alone (public, in
+    the embed snippet), and only if the business has turned the widget on for that agent. Viewer rights (a
+    visitor is no member); audited as an anonymous visitor. Which conversation the visitor may touch is checked
+    by the widget through the visitor's secret."""
+    found = await widget_by_agent_id(db, agent_id)
+    if found is None:
+        return None
+    await set_pg_setting(db, "app.org_id", found.org_id)
+    return _mint(found.org_id, Role.VIEWER, Actor("visitor", None, request))
 
 
 async def create_organization(db: AsyncSession, runtime: Runtime, *, name: str, actor: Actor) -> OrgScope:

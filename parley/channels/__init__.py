@@ -1,0 +1,1 @@
+"""Channel adapters: each turns a medium's traffic into conversation turns and renders the replies."""
