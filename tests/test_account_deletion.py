@@ -168,3 +168,36 @@ async def test_grace_left_is_never_negative():
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert deletion.grace_left(now - timedelta(days=1), now) == timedelta(0)
     assert deletion.grace_left(None, now) is None
+
+
+async def _outbox(settings: Settings) -> list[tuple[str, str]]:
+    """(recipient, subject) of every e-mail queued, read as the owner (platform rows included)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(settings.effective_owner_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT to_address, subject FROM outbox ORDER BY created_at, id"))
+            return [(str(r[0]), str(r[1])) for r in rows]
+    finally:
+        await engine.dispose()
+
+
+async def test_owners_are_emailed_when_deletion_is_asked_cancelled_and_done(
+    client, runtime: Runtime, clock: FrozenClock, settings: Settings
+):
+    org = await make_org(runtime, "Mailed Bistro")
+    owner = bearer((await make_token(runtime, org.id, Role.OWNER))[1])
+    base = f"/api/v1/orgs/{org.id}"
+    await client.post(f"{base}/deletion", headers=owner)
+    await client.delete(f"{base}/deletion", headers=owner)
+    await client.post(f"{base}/deletion", headers=owner)
+    clock.advance(days=31)
+    await run_once(runtime)
+    subjects = [s for to, s in await _outbox(settings) if to == org.owner_email]
+    assert subjects[0].startswith("Mailed Bistro will be deleted on")
+    assert subjects[1] == "The deletion of Mailed Bistro was cancelled"
+    assert subjects[2].startswith("Mailed Bistro will be deleted on")
+    assert subjects[3] == "Mailed Bistro has been deleted"

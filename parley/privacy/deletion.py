@@ -26,6 +26,7 @@ from parley.kit.context import Actor
 from parley.kit.db import set_pg_setting, unit_of_work
 from parley.kit.errors import Conflict
 from parley.models import Membership, Message, Organization, User
+from parley.outbox.service import enqueue_email
 from parley.privacy import audit
 from parley.runtime import Runtime
 from parley.tenancy.scope import OrgScope
@@ -49,6 +50,16 @@ async def request_org_deletion(db: AsyncSession, runtime: Runtime, scope: OrgSco
         await audit.record_in_scope(
             db, runtime.clock, scope, "organization.deletion_requested", details={"due_at": org.deletion_due_at}
         )
+        due = org.deletion_due_at.date().isoformat()
+        await _tell_owners(
+            db,
+            runtime,
+            org,
+            f"{org.name} will be deleted on {due}",
+            f"An owner asked to delete {org.name} on Parley. Everything keeps working until {due}; until then any "
+            "owner can cancel. After that date every conversation, contact, document, file and key of the "
+            "organisation is removed for good.",
+        )
         await db.flush()
     return org
 
@@ -60,8 +71,37 @@ async def cancel_org_deletion(db: AsyncSession, runtime: Runtime, scope: OrgScop
             db, runtime.clock, scope, "organization.deletion_cancelled", details={"was_due_at": org.deletion_due_at}
         )
         org.deletion_requested_at = org.deletion_requested_by = org.deletion_due_at = None
+        await _tell_owners(
+            db,
+            runtime,
+            org,
+            f"The deletion of {org.name} was cancelled",
+            f"The deletion of {org.name} on Parley was cancelled; nothing was removed.",
+        )
         await db.flush()
     return org
+
+
+async def owner_emails(db: AsyncSession, org_id: str) -> list[str]:
+    await set_pg_setting(db, "app.org_id", org_id)
+    return list(
+        await db.scalars(
+            select(User.email)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.org_id == org_id, Membership.role == "owner")
+            .order_by(User.email)
+        )
+    )
+
+
+async def _tell_owners(
+    db: AsyncSession, runtime: Runtime, org: Organization, subject: str, text: str, key: str | None = None
+) -> None:
+    """Platform e-mails (not the organisation's own outbox rows, which its deletion removes). `key` makes a
+    notice that a re-run could repeat (the deletion itself) go out once."""
+    for email in await owner_emails(db, org.id):
+        dedupe = f"{key}/{email}" if key else None
+        await enqueue_email(db, runtime.clock, org_id=None, to=email, subject=subject, text=text, dedupe_key=dedupe)
 
 
 async def _org(db: AsyncSession, org_id: str) -> Organization:
@@ -87,6 +127,18 @@ async def delete_organization_now(runtime: Runtime, org_id: str) -> None:
     """Carries out a due deletion (also the body of the reconciler; callable again after a crash)."""
     from parley.kit.db import Base
 
+    async with unit_of_work(runtime.sessionmaker) as db:  # owners are told before their memberships go
+        org = await db.get(Organization, org_id)
+        if org is not None and org.deleted_at is None:
+            await _tell_owners(
+                db,
+                runtime,
+                org,
+                f"{org.name} has been deleted",
+                f"As requested, {org.name} and everything it held on Parley have been deleted. Its encryption keys "
+                "were destroyed, so no copy, backups included, can be read again.",
+                f"org-deleted/{org_id}",
+            )
     await runtime.keystore.destroy_organization(org_id)  # first: from here on nothing of it can be read
     shutil.rmtree(runtime.settings.data_dir / "files" / org_id, ignore_errors=True)
     await _delete_messages_in_batches(runtime, org_id)
@@ -152,6 +204,15 @@ async def request_user_deletion(db: AsyncSession, runtime: Runtime, user: User, 
             target_id=user.id,
             details={"due_at": user.deletion_due_at},
         )
+        due = user.deletion_due_at.date().isoformat()
+        await enqueue_email(
+            db,
+            runtime.clock,
+            org_id=None,
+            to=user.email,
+            subject=f"Your Parley account will be deleted on {due}",
+            text=f"You asked to delete your Parley account. You can still sign in and cancel until {due}.",
+        )
         await db.flush()
     return user
 
@@ -213,7 +274,18 @@ async def delete_due_users(runtime: Runtime) -> dict[str, int]:
             for org_id in memberships:  # tenant rows: PostgreSQL wants the tenant set to delete them
                 await set_pg_setting(db, "app.org_id", org_id)
                 await db.execute(delete(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id))
+            email = await db.scalar(select(User.email).where(User.id == user_id))
             await db.execute(delete(User).where(User.id == user_id))
+            if email:  # the last message to the address; the outbox forgets it after its retention period
+                await enqueue_email(
+                    db,
+                    runtime.clock,
+                    org_id=None,
+                    to=email,
+                    subject="Your Parley account has been deleted",
+                    text="As you asked, your Parley account has been deleted.",
+                    dedupe_key=f"user-deleted/{user_id}",
+                )
             await audit.record(
                 db, runtime.clock, actor=Actor.system(), action="user.deleted", org_id=None, target_type="user",
                 target_id=user_id,
