@@ -53,6 +53,10 @@ async def test_a_misused_token_affects_exactly_the_people_whose_data_it_read(
     assert notified.json()["authority_notified_at"] and notified.json()["overdue"] is False
     told = await client.post(f"/api/v1/admin/breaches/{breach['id']}/organizations-notified", headers=csrf)
     assert told.json()["organizations"][0]["notified_at"]
+    from tests.test_account_deletion import _outbox
+
+    mailed = [(to, subject) for to, subject in await _outbox(runtime.settings) if subject.startswith("Personal data")]
+    assert len(mailed) == 1 and mailed[0][1] == "Personal data breach notice: Leaked API token"
     seen = (await client.get(f"{chat.base}/breaches", headers=owner)).json()
     assert [(b["id"], b["people_affected"]) for b in seen] == [(breach["id"], 1)]
     assert (await client.get(f"{bystander_org.base}/breaches", headers=bystander_org.headers)).json() == []

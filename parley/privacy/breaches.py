@@ -21,7 +21,9 @@ from parley.kit.db import set_pg_setting
 from parley.kit.errors import NotFound
 from parley.kit.ids import new_id
 from parley.models import AuditEvent, Breach, BreachOrganization, Contact, Organization
+from parley.outbox.service import enqueue_email
 from parley.privacy import audit
+from parley.privacy.deletion import owner_emails
 from parley.runtime import Runtime
 
 NOTIFY_AUTHORITY_WITHIN = timedelta(hours=72)
@@ -175,11 +177,33 @@ async def mark_organizations_notified(db: AsyncSession, runtime: Runtime, actor:
             row.notified_at = runtime.clock.now()
             told += 1
             await set_pg_setting(db, "app.org_id", row.org_id)  # the row goes into that organisation's audit log
+            for email in await owner_emails(db, row.org_id):
+                await enqueue_email(
+                    db,
+                    runtime.clock,
+                    org_id=row.org_id,
+                    to=email,
+                    subject=f"Personal data breach notice: {found.breach.title}",
+                    text=_organization_notice(found, row.people_affected),
+                    dedupe_key=f"breach/{breach_id}/{email}",
+                )
             await audit.record(
                 db, runtime.clock, actor=actor, action="breach.organization_notified", org_id=row.org_id,
                 target_type="breach", target_id=breach_id, details={"people": row.people_affected},
             )  # fmt: skip
     return told
+
+
+def _organization_notice(found: Assessment, people: int) -> str:
+    b = found.breach
+    return (
+        f"As your processor we are informing you of a personal data breach (GDPR Art. 33(2)).\n\n{b.description}\n"
+        f"Window: {b.window_start.isoformat()} to {b.window_end.isoformat()}; detected {b.detected_at.isoformat()}.\n"
+        f"People of your organisation concerned: {people}.\nMeasures: {b.measures or 'to be completed'}.\n"
+        "The breach is listed with its details under /breaches in your organisation's API. You may have to notify "
+        "your supervisory authority within 72 hours and the people concerned; a draft for them is:\n\n"
+        + drafts(found)["people"]
+    )
 
 
 async def for_organization(db: AsyncSession, org_id: str) -> list[dict[str, Any]]:
