@@ -160,3 +160,45 @@ def test_master_key_ids_are_stable_and_reveal_nothing():
     key = base64.urlsafe_b64decode(base64.urlsafe_b64encode(os.urandom(32)))
     assert MasterKeys(key).current_id == MasterKeys(key).current_id
     assert key.hex()[:16] not in MasterKeys(key).current_id
+
+
+class _RemoteKeyService:
+    """A key provider in the shape a KMS has: it holds its own key and only answers wrap/unwrap requests."""
+
+    def __init__(self) -> None:
+        self._key = os.urandom(32)
+        self.calls: list[str] = []
+
+    @property
+    def current_id(self) -> str:
+        return "kms_test_key"
+
+    async def wrap(self, key: bytes, *, owner: str) -> bytes:
+        from parley.kit.crypto import wrap_key
+
+        self.calls.append(f"wrap {owner}")
+        return wrap_key(self._key, key, owner=owner)
+
+    async def unwrap(self, wrapped: bytes, *, owner: str, master_key_id: str) -> bytes:
+        from parley.kit.crypto import unwrap_key
+
+        assert master_key_id == self.current_id
+        self.calls.append(f"unwrap {owner}")
+        return unwrap_key(self._key, wrapped, owner=owner)
+
+
+async def test_a_kms_can_hold_the_master_key_through_the_key_provider_interface(settings: Settings):
+    kms = _RemoteKeyService()
+    store = Keystore(settings.effective_keystore_url, kms, SystemClock())
+    other = Keystore(settings.effective_keystore_url, _RemoteKeyService(), SystemClock())  # a different KMS key
+    try:
+        key_id, key = await store.org_key("org_kms")
+        assert kms.calls == ["wrap org:org_kms", "unwrap org:org_kms"]
+        assert await store.wrapped_by() == {"kms_test_key": 1}
+        person_id, _ = await store.subject_key("org_kms", "con_1")
+        assert person_id.startswith("skey_") and key_id.startswith("okey_")
+        with pytest.raises(DecryptionError):
+            await other.org_key("org_kms")
+    finally:
+        await store.close()
+        await other.close()

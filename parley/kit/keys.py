@@ -11,13 +11,15 @@ import base64
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from parley.kit.crypto import DecryptionError
+from parley.kit.crypto import DecryptionError, unwrap_key, wrap_key
 from parley.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -104,3 +106,44 @@ def load_master_keys(settings: Settings) -> MasterKeys:
     if not settings.master_key.get_secret_value() and rotated_out.exists():
         previous.append(decode_key(rotated_out.read_text()))
     return MasterKeys(current=load_master_key(settings), previous=tuple(previous))
+
+
+class KeyProvider(Protocol):
+    """What holds the master key: wraps and unwraps organisation keys without handing the master key out. The
+    local provider below keeps it in memory (settings or the embedded key file); a KMS provider (AWS KMS, Vault
+    transit, …) implements the same three members with the service's encrypt/decrypt calls."""
+
+    @property
+    def current_id(self) -> str: ...
+
+    async def wrap(self, key: bytes, *, owner: str) -> bytes: ...
+
+    async def unwrap(self, wrapped: bytes, *, owner: str, master_key_id: str) -> bytes: ...
+
+
+class LocalKeyProvider:
+    """Master keys in process memory. A key id it does not know (another process rotated) makes it reload its
+    keys once (settings, key files) before failing."""
+
+    def __init__(self, masters: MasterKeys, reload: Callable[[], MasterKeys] | None = None) -> None:
+        self.masters = masters
+        self._reload = reload
+
+    @property
+    def current_id(self) -> str:
+        return self.masters.current_id
+
+    async def wrap(self, key: bytes, *, owner: str) -> bytes:
+        return wrap_key(self.masters.current, key, owner=owner)
+
+    async def unwrap(self, wrapped: bytes, *, owner: str, master_key_id: str) -> bytes:
+        return unwrap_key(self._master(master_key_id), wrapped, owner=owner)
+
+    def _master(self, master_key_id: str) -> bytes:
+        try:
+            return self.masters.by_id(master_key_id)
+        except DecryptionError:
+            if self._reload is None:
+                raise
+            self.masters = self._reload()
+            return self.masters.by_id(master_key_id)

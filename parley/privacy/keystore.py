@@ -33,7 +33,7 @@ from parley.kit.clock import Clock
 from parley.kit.crypto import DecryptionError, new_data_key, unwrap_key, wrap_key
 from parley.kit.db import NAMING_CONVENTION, UTCDateTime, create_engine, insert_ignoring_conflict, unit_of_work
 from parley.kit.ids import new_id
-from parley.kit.keys import MasterKeys
+from parley.kit.keys import KeyProvider, LocalKeyProvider, MasterKeys
 from parley.privacy.datamap import system
 from parley.settings import Settings
 
@@ -85,18 +85,19 @@ class Keystore:
     def __init__(
         self,
         url: str,
-        masters: MasterKeys,
+        masters: MasterKeys | KeyProvider,
         clock: Clock,
         *,
         pool_size: int = 5,
         reload_masters: Callable[[], MasterKeys] | None = None,
     ) -> None:
         self.engine: AsyncEngine = create_engine(url, pool_size=pool_size)
-        # A rotation by another process wraps keys under a master key this process may not know yet: it reloads
-        # its master keys once (settings / key files) before giving up.
-        self._reload_masters = reload_masters
+        # Local master keys, or any KeyProvider (a KMS). A rotation by another process wraps keys under a master key
+        # this process may not know yet: the local provider reloads its keys once before giving up.
+        self.provider: KeyProvider = (
+            LocalKeyProvider(masters, reload_masters) if isinstance(masters, MasterKeys) else masters
+        )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.masters = masters
         self._clock = clock
         # key id -> (org id, key, cached at); (org id, subject id) -> key id
         self._keys: dict[str, tuple[str, bytes, float]] = {}
@@ -123,14 +124,14 @@ class Keystore:
                     {
                         "org_id": org_id,
                         "key_id": new_id("okey"),
-                        "wrapped_key": wrap_key(self.masters.current, new_data_key(), owner=_org_owner(org_id)),
-                        "master_key_id": self.masters.current_id,
+                        "wrapped_key": await self.provider.wrap(new_data_key(), owner=_org_owner(org_id)),
+                        "master_key_id": self.provider.current_id,
                         "created_at": self._clock.now(),
                     },
                 )
                 row = await db.get(OrgKeyRow, org_id)
             assert row is not None
-        key = unwrap_key(self._master(row.master_key_id), row.wrapped_key, owner=_org_owner(org_id))
+        key = await self.provider.unwrap(row.wrapped_key, owner=_org_owner(org_id), master_key_id=row.master_key_id)
         self._remember(row.key_id, org_id, key)
         self._org_key_ids[org_id] = row.key_id
         return row.key_id, key
@@ -185,15 +186,6 @@ class Keystore:
             raise KeyDestroyed(f"person key {key_id} was destroyed")
         return (await self.subject_key(org_id, subject.subject_id))[1]
 
-    def _master(self, master_key_id: str) -> bytes:
-        try:
-            return self.masters.by_id(master_key_id)
-        except DecryptionError:
-            if self._reload_masters is None:
-                raise
-            self.masters = self._reload_masters()
-            return self.masters.by_id(master_key_id)
-
     # --- destroying ---------------------------------------------------------------------------------------
 
     async def destroy_subject(self, org_id: str, subject_id: str) -> bool:
@@ -231,19 +223,20 @@ class Keystore:
         small committed batches, while the service runs (readers unwrap with either key meanwhile). Person keys
         are wrapped by organisation keys, which do not change, so they need nothing. Returns keys re-wrapped."""
         done = 0
-        current_id = self.masters.current_id
+        current_id = self.provider.current_id
         while True:
             async with unit_of_work(self._sessions) as db:
                 rows = list(
                     await db.scalars(select(OrgKeyRow).where(OrgKeyRow.master_key_id != current_id).limit(batch))
                 )
                 for row in rows:
-                    key = unwrap_key(self._master(row.master_key_id), row.wrapped_key, owner=_org_owner(row.org_id))
+                    owner = _org_owner(row.org_id)
+                    key = await self.provider.unwrap(row.wrapped_key, owner=owner, master_key_id=row.master_key_id)
                     await db.execute(
                         update(OrgKeyRow)
                         .where(OrgKeyRow.org_id == row.org_id, OrgKeyRow.master_key_id == row.master_key_id)
                         .values(
-                            wrapped_key=wrap_key(self.masters.current, key, owner=_org_owner(row.org_id)),
+                            wrapped_key=await self.provider.wrap(key, owner=owner),
                             master_key_id=current_id,
                         )
                     )
@@ -268,7 +261,7 @@ class Keystore:
                     "org_id": org_id,
                     "key_id": key_id,
                     "wrapped_key": wrapped_key,
-                    "master_key_id": self.masters.current_id,
+                    "master_key_id": self.provider.current_id,
                     "created_at": created_at,
                 },
             )
