@@ -192,7 +192,7 @@ async def test_a_kms_can_hold_the_master_key_through_the_key_provider_interface(
     store = Keystore(settings.effective_keystore_url, kms, SystemClock())
     other = Keystore(settings.effective_keystore_url, _RemoteKeyService(), SystemClock())  # a different KMS key
     try:
-        key_id, key = await store.org_key("org_kms")
+        key_id, _ = await store.org_key("org_kms")
         assert kms.calls == ["wrap org:org_kms", "unwrap org:org_kms"]
         assert await store.wrapped_by() == {"kms_test_key": 1}
         person_id, _ = await store.subject_key("org_kms", "con_1")
