@@ -50,6 +50,33 @@ async def _setup(client: httpx.AsyncClient, runtime: Runtime, **agent: object) -
     return base, headers, created.json()["id"]
 
 
+async def remote_agent(
+    client: httpx.AsyncClient, runtime: Runtime, fake: FakeOpenAI, **agent: object
+) -> tuple[str, dict[str, str], str]:
+    """An organisation with the FAQ and an agent on the fake OpenAI server: (org base URL, owner headers, agent id)."""
+    base, headers, _ = await _setup(client, runtime)
+    credential = await client.post(
+        f"{base}/provider-credentials",
+        json={"name": "Fake", "provider": "openai", "base_url": fake.base_url, "api_key": fake.api_key},
+        headers=headers,
+    )
+    kb_id = (await client.get(f"{base}/knowledge-bases", headers=headers)).json()[0]["id"]
+    created = await client.post(
+        f"{base}/agents",
+        json={
+            "name": "Remote",
+            "provider": "openai",
+            "model": "gpt-fake",
+            "credential_id": credential.json()["id"],
+            "knowledge_base_ids": [kb_id],
+            **agent,
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    return base, headers, created.json()["id"]
+
+
 async def _ask(client: httpx.AsyncClient, base: str, headers: dict[str, str], agent_id: str, message: str) -> dict:  # type: ignore[type-arg]
     response = await client.post(f"{base}/agents/{agent_id}/test", json={"message": message}, headers=headers)
     assert response.status_code == 200, response.text
@@ -163,27 +190,11 @@ async def test_openai_client_talks_to_an_agent_and_the_turns_are_stored(app, cli
 
 async def test_remote_provider_gets_instructions_passages_and_store_false(client, runtime: Runtime):
     with FakeOpenAI() as fake:
-        org_base, headers, _ = await _setup(client, runtime)
-        credential = await client.post(
-            f"{org_base}/provider-credentials",
-            json={"name": "Fake", "provider": "openai", "base_url": fake.base_url, "api_key": fake.api_key},
-            headers=headers,
-        )
-        kb_id = (await client.get(f"{org_base}/knowledge-bases", headers=headers)).json()[0]["id"]
-        agent = await client.post(
-            f"{org_base}/agents",
-            json={
-                "name": "Remote",
-                "provider": "openai",
-                "model": "gpt-fake",
-                "credential_id": credential.json()["id"],
-                "instructions": "Speak like a friendly waiter.",
-                "knowledge_base_ids": [kb_id],
-            },
-            headers=headers,
+        org_base, headers, agent_id = await remote_agent(
+            client, runtime, fake, instructions="Speak like a friendly waiter."
         )
         fake.script(FakeReply.text("We open at noon [1].", chunks=3, usage=(120, 7)))
-        reply = await _ask(client, org_base, headers, agent.json()["id"], "When does the kitchen open?")
+        reply = await _ask(client, org_base, headers, agent_id, "When does the kitchen open?")
         sent = fake.last.json
         assert sent["store"] is False and sent["model"] == "gpt-fake"
         system = sent["messages"][0]["content"]
@@ -195,7 +206,7 @@ async def test_remote_provider_gets_instructions_passages_and_store_false(client
         assert [(r.calls, r.input_tokens, r.output_tokens) for r in rows] == [(1, 120, 7)]
         # A provider that keeps failing: the customer gets the fallback, staff see why.
         fake.script(*[FakeReply.error(500)] * 5)
-        failed = await _ask(client, org_base, headers, agent.json()["id"], "When does the kitchen open?")
+        failed = await _ask(client, org_base, headers, agent_id, "When does the kitchen open?")
         assert failed["needs_attention"] is True and "provider failed" in failed["attention_reason"]
         assert failed["reply"]
 

@@ -10,7 +10,7 @@ from parley.privacy.redaction import Redactor, iban_valid, luhn_valid
 from parley.runtime import Runtime
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.replies import Reply as FakeReply
-from tests.test_engine import _ask, _setup
+from tests.test_engine import _ask, remote_agent
 
 EMAIL = "jane.doe@example.com"
 MOBILE = "+33 6 12 34 56 78"
@@ -78,33 +78,9 @@ def test_a_placeholder_split_across_stream_deltas_is_restored_whole():
     assert not any("[PHO" in part or part.endswith("[") for part in shown[:2])
 
 
-async def _remote_agent(client, runtime: Runtime, fake: FakeOpenAI, **agent: object):  # type: ignore[no-untyped-def]
-    base, headers, _ = await _setup(client, runtime)
-    credential = await client.post(
-        f"{base}/provider-credentials",
-        json={"name": "Fake", "provider": "openai", "base_url": fake.base_url, "api_key": fake.api_key},
-        headers=headers,
-    )
-    kb_id = (await client.get(f"{base}/knowledge-bases", headers=headers)).json()[0]["id"]
-    created = await client.post(
-        f"{base}/agents",
-        json={
-            "name": "Remote",
-            "provider": "openai",
-            "model": "gpt-fake",
-            "credential_id": credential.json()["id"],
-            "knowledge_base_ids": [kb_id],
-            **agent,
-        },
-        headers=headers,
-    )
-    assert created.status_code == 201, created.text
-    return base, headers, created.json()["id"]
-
-
 async def test_the_provider_never_receives_the_raw_values_and_the_person_sees_them(client, runtime: Runtime):
     with FakeOpenAI() as fake:
-        base, headers, agent_id = await _remote_agent(client, runtime, fake)
+        base, headers, agent_id = await remote_agent(client, runtime, fake)
         fake.script(FakeReply.text("Thanks! We will call [PHONE_1] and email [EMAIL_1].", chunks=7))
         message = f"Please book for me: {EMAIL}, {MOBILE}, card {CARD}, IBAN {IBAN}, I write from {IP}."
         reply = await _ask(client, base, headers, agent_id, message)
@@ -117,7 +93,7 @@ async def test_the_provider_never_receives_the_raw_values_and_the_person_sees_th
 
 async def test_redaction_can_be_switched_off_per_agent(client, runtime: Runtime):
     with FakeOpenAI() as fake:
-        base, headers, agent_id = await _remote_agent(client, runtime, fake, redact_pii=False)
+        base, headers, agent_id = await remote_agent(client, runtime, fake, redact_pii=False)
         fake.script(FakeReply.text("Noted."))
         await _ask(client, base, headers, agent_id, f"My email is {EMAIL}")
         assert EMAIL in json.dumps(fake.last.json)
