@@ -203,6 +203,26 @@ class Keystore:
         self._subject_key_ids.pop((org_id, subject_id), None)
         return True
 
+    async def destroy_subjects(self, org_id: str, subject_ids: list[str]) -> int:
+        """Crypto-shreds several people of one organisation in one transaction (retention sweeps)."""
+        if not subject_ids:
+            return 0
+        async with unit_of_work(self._sessions) as db:
+            key_ids = list(
+                await db.scalars(
+                    select(SubjectKeyRow.key_id).where(
+                        SubjectKeyRow.org_id == org_id, SubjectKeyRow.subject_id.in_(subject_ids)
+                    )
+                )
+            )
+            if key_ids:
+                await db.execute(delete(SubjectKeyRow).where(SubjectKeyRow.key_id.in_(key_ids)))
+        for key_id in key_ids:
+            self._forget(key_id)
+        for subject_id in subject_ids:
+            self._subject_key_ids.pop((org_id, subject_id), None)
+        return len(key_ids)
+
     async def destroy_organization(self, org_id: str) -> int:
         """Crypto-shreds an organisation: its key and every person key under it. Returns keys destroyed."""
         async with unit_of_work(self._sessions) as db:

@@ -227,8 +227,7 @@ async def _erase_forgotten_contacts(runtime: Runtime, org_id: str, cutoff: datet
             ids = list(await db.scalars(query.limit(BATCH)))
         if dry_run or not ids:
             return len(ids) if dry_run else erased
-        for contact_id in ids:
-            await runtime.keystore.destroy_subject(org_id, contact_id)
+        await runtime.keystore.destroy_subjects(org_id, ids)
         async with unit_of_work(runtime.sessionmaker) as db:
             await set_pg_setting(db, "app.org_id", org_id)
             # Re-checked in the deleting transaction: a conversation may have started since the read.
