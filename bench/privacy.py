@@ -8,7 +8,7 @@ through a non-superuser role so that row-level security applies as in production
 1. Retention sweep. One organisation; `--conversations` conversations of `--per-conversation` messages each
    (user / assistant pairs, every reply pointing at the message it answers, bodies sealed for real with the
    person's key, a few hundred bytes each), all with a last message older than the retention period, inserted
-   in bulk. Timed: `privacy.retention.sweep(runtime)` — batches of 500 conversations, each its own transaction,
+   in bulk. Timed: `privacy.retention.sweep(runtime)` — batches of 1,000 conversations, each its own transaction,
    the person erased at the end (key destroyed) and, on SQLite, the log checkpointed so deleted rows leave the
    disk. Baseline, same run, same data seeded again: one bare `DELETE` of those messages and conversations in a
    single transaction (the database's own floor). Prints messages/s for both and the ratio. Target: >= 50,000
