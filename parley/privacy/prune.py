@@ -105,7 +105,7 @@ async def anonymise_audit_ips(settings: Settings, *, before: datetime) -> int:
     """Audit rows older than `before` keep only the network part of their IP address (/24, /48). The raw address
     is outside the hash chain (its HMAC is chained), so this leaves every chain valid. Like pruning, it needs the
     schema owner: the app role may never change an audit row."""
-    from parley.privacy.retention import anonymise_ip, is_anonymised
+    from parley.privacy.retention import anonymise_ip, is_anonymised, still_identifying
 
     engine = create_engine(settings.effective_owner_url, pool_size=1)
     sessionmaker = make_sessionmaker(engine)
@@ -117,7 +117,7 @@ async def anonymise_audit_ips(settings: Settings, *, before: datetime) -> int:
                 (event_id, ip)
                 for event_id, ip in await db.execute(
                     select(AuditEvent.id, AuditEvent.ip).where(
-                        AuditEvent.occurred_at < before, AuditEvent.ip.is_not(None)
+                        AuditEvent.occurred_at < before, still_identifying(AuditEvent.ip)
                     )
                 )
                 if ip and not is_anonymised(ip)

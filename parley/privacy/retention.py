@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from parley.kit.context import Actor
 from parley.kit.db import set_pg_setting, unit_of_work
@@ -95,6 +96,12 @@ def anonymise_ip(value: str) -> str | None:
 
 def is_anonymised(value: str) -> bool:
     return anonymise_ip(value) == value
+
+
+def still_identifying(column: InstrumentedAttribute[str | None]) -> ColumnElement[bool]:
+    """SQL for "holds an address not yet truncated": a /24 network address ends in `.0` and a /48 one in `::`,
+    so rows already anonymised are not read again by every sweep."""
+    return column.is_not(None) & column.not_like("%.0") & column.not_like("%::")
 
 
 async def sweep(runtime: Runtime, *, dry_run: bool = False) -> SweepReport:
@@ -260,7 +267,7 @@ async def _anonymise_visitor_ips(runtime: Runtime, org_id: str, cutoff: datetime
                 select(Conversation.id, Conversation.visitor_ip).where(
                     Conversation.org_id == org_id,
                     Conversation.created_at < cutoff,
-                    Conversation.visitor_ip.is_not(None),
+                    still_identifying(Conversation.visitor_ip),
                 )
             )
         )
@@ -294,7 +301,7 @@ async def _anonymise_session_ips(runtime: Runtime, cutoff: datetime, *, dry_run:
         rows = list(
             await db.execute(
                 select(UserSession.id, UserSession.ip).where(
-                    UserSession.created_at < cutoff, UserSession.ip.is_not(None)
+                    UserSession.created_at < cutoff, still_identifying(UserSession.ip)
                 )
             )
         )
