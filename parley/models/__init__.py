@@ -11,6 +11,7 @@ from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
 from parley.models.organization import Organization
 from parley.models.outbox import OutboxMessage
+from parley.models.privacy_request import PrivacyChallenge, PrivacyRequest, PrivacyRequestEvent  # data-subject requests
 from parley.models.usage import UsageDaily
 from parley.models.user import User, UserSession
 from parley.models.widget import AgentWidget, ConsentRecord
@@ -36,6 +37,9 @@ __all__ = [
     "Message",
     "Organization",
     "OutboxMessage",
+    "PrivacyChallenge",
+    "PrivacyRequest",
+    "PrivacyRequestEvent",
     "ProviderCredential",
     "UsageDaily",
     "User",
