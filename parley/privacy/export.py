@@ -5,7 +5,13 @@ The archive holds:
   conversation on every channel and agent with its messages in clear (opened with the person's key), and the
   Art. 15 information;
 - `index.html` — the same for a human, every value escaped;
-- `README.txt` — what the files are.
+- `README.txt` — what the files are;
+- `files/…` — the person's own files (uploads, audio), if they have any.
+
+`data.json` follows `parley/privacy/export_schema.json`. The archive is written entry by entry into a file (or
+any binary stream): conversations are read, opened and written one at a time, so a person with a long history
+does not have to fit in memory. Other people's e-mail addresses and phone numbers inside transcripts are masked
+(`privacy.masking`).
 
 Staff names are kept (they acted for the business); the person's own messages are theirs. Messages whose key was
 destroyed read as erased. The export is audited by the caller's transaction.
@@ -16,9 +22,12 @@ from __future__ import annotations
 import html
 import io
 import json
+import tempfile
 import zipfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +38,8 @@ from parley.kit.errors import NotFound
 from parley.models import Contact, ContactIdentifier, Conversation, Organization
 from parley.privacy import audit
 from parley.privacy.keys import Erased, keyring
+from parley.privacy.masking import ThirdPartyMask
+from parley.privacy.personfiles import person_files
 from parley.privacy.retention import RETENTION_CLASSES
 from parley.runtime import Runtime
 from parley.tenancy.scope import OrgScope
@@ -38,27 +49,39 @@ MAX_MESSAGES_PER_CONVERSATION = 100_000
 
 
 async def export_contact(db: AsyncSession, runtime: Runtime, scope: OrgScope, contact_id: str) -> bytes:
+    buffer = io.BytesIO()
+    await write_archive(db, runtime, scope, contact_id, buffer)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Exported:
+    conversations: int
+    messages: int
+    files: int
+    masked: int
+
+
+async def find_contact(db: AsyncSession, scope: OrgScope, kind: str, value: str) -> Contact | None:
+    """The person behind any one of their identifiers (identifiers are unique per organisation)."""
+    return await db.scalar(
+        select(Contact)
+        .join(ContactIdentifier, ContactIdentifier.contact_id == Contact.id)
+        .where(
+            ContactIdentifier.org_id == scope.org_id, ContactIdentifier.kind == kind, ContactIdentifier.value == value
+        )
+    )
+
+
+async def write_archive(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, contact_id: str, target: IO[bytes]
+) -> Exported:
+    """Write the person's ZIP into `target` and audit it in the caller's transaction."""
     contact = await db.scalar(select(Contact).where(Contact.org_id == scope.org_id, Contact.id == contact_id))
     if contact is None:
         raise NotFound("contact not found")
     organization = await db.get(Organization, scope.org_id)
     assert organization is not None
-    document = await _document(db, runtime, scope, contact, organization)
-    await audit.record_in_scope(
-        db,
-        runtime.clock,
-        scope,
-        "contact.exported",
-        target_type="contact",
-        target_id=contact_id,
-        details={"conversations": len(document["conversations"])},
-    )
-    return _zip(document)
-
-
-async def _document(
-    db: AsyncSession, runtime: Runtime, scope: OrgScope, contact: Contact, organization: Organization
-) -> dict[str, Any]:
     identifiers = list(
         await db.scalars(
             select(ContactIdentifier)
@@ -66,15 +89,61 @@ async def _document(
             .order_by(ContactIdentifier.created_at)
         )
     )
+    head = _head(runtime, contact, organization, identifiers)
+    mask = ThirdPartyMask([i.value for i in identifiers])
+    files = list(person_files(runtime.settings, scope.org_id, contact.id))
+    head["files"] = [{"name": name, "path": f"files/{name}", "bytes": path.stat().st_size} for name, path in files]
+    conversations = messages = 0
+    with (
+        zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+t", encoding="utf-8") as page,
+    ):
+        page.write(_html_head(head))
+        with archive.open("data.json", "w", force_zip64=True) as out:
+            tail = json.dumps({k: v for k, v in head.items()}, ensure_ascii=False)
+            out.write(tail[:-1].encode() + b', "conversations": [')
+            async for conversation in _conversations(db, runtime, scope, contact.id, mask):
+                out.write((b",\n" if conversations else b"\n") + json.dumps(conversation, ensure_ascii=False).encode())
+                page.write(_html_conversation(conversation))
+                conversations += 1
+                messages += len(conversation["messages"])
+            out.write(b"\n]}")
+        page.write(_html_information(head))
+        page.seek(0)
+        with archive.open("index.html", "w", force_zip64=True) as out:
+            while chunk := page.read(1 << 16):
+                out.write(chunk.encode())
+        archive.writestr(
+            "README.txt",
+            f"Your data held by {organization.name}.\n"
+            "data.json: everything, machine-readable (portable); its schema is export_schema.json in Parley.\n"
+            "index.html: the same, to read.\nfiles/: your files (uploads, recordings), if any.\n",
+        )
+        for name, path in files:
+            archive.write(path, f"files/{name}")
+    await audit.record_in_scope(
+        db,
+        runtime.clock,
+        scope,
+        "contact.exported",
+        target_type="contact",
+        target_id=contact_id,
+        details={"conversations": conversations, "messages": messages, "files": len(files)},
+    )
+    return Exported(conversations, messages, len(files), mask.masked)
+
+
+async def _conversations(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, contact_id: str, mask: ThirdPartyMask
+) -> AsyncIterator[dict[str, Any]]:
+    ring = keyring(runtime, scope)
     conversations = list(
         await db.scalars(
             select(Conversation)
-            .where(Conversation.org_id == scope.org_id, Conversation.contact_id == contact.id)
-            .order_by(Conversation.created_at)
+            .where(Conversation.org_id == scope.org_id, Conversation.contact_id == contact_id)
+            .order_by(Conversation.created_at, Conversation.id)
         )
     )
-    ring = keyring(runtime, scope)
-    exported = []
     for conversation in conversations:
         messages = []
         for m in await conversations_repo.messages(db, scope, conversation.id, limit=MAX_MESSAGES_PER_CONVERSATION):
@@ -83,21 +152,24 @@ async def _document(
                 {
                     "id": m.id,
                     "from": {"user": "you", "assistant": "AI assistant", "staff": "staff"}.get(m.role, m.role),
-                    "text": None if isinstance(body, Erased) else body,
+                    "text": None if isinstance(body, Erased) else mask.apply(body),
                     "erased": isinstance(body, Erased),
                     "sent_at": _iso(m.created_at),
                 }
             )
-        exported.append(
-            {
-                "id": conversation.id,
-                "channel": conversation.channel,
-                "agent_id": conversation.agent_id,
-                "started_at": _iso(conversation.created_at),
-                "last_message_at": _iso(conversation.last_message_at),
-                "messages": messages,
-            }
-        )
+        yield {
+            "id": conversation.id,
+            "channel": conversation.channel,
+            "agent_id": conversation.agent_id,
+            "started_at": _iso(conversation.created_at),
+            "last_message_at": _iso(conversation.last_message_at),
+            "messages": messages,
+        }
+
+
+def _head(
+    runtime: Runtime, contact: Contact, organization: Organization, identifiers: list[ContactIdentifier]
+) -> dict[str, Any]:
     return {
         "format": "parley.contact-export",
         "version": FORMAT_VERSION,
@@ -107,15 +179,15 @@ async def _document(
             "contact_id": contact.id,
             "name": contact.display_name,
             "known_since": _iso(contact.created_at),
+            "restricted": contact.restricted_at is not None,
             "identifiers": [{"kind": i.kind, "value": i.value, "since": _iso(i.created_at)} for i in identifiers],
         },
-        "conversations": exported,
         "information": {
             "purposes": [
                 "answering your questions and requests through the organisation's assistant",
                 "letting the organisation's staff follow up on your conversations",
             ],
-            "categories": sorted({"contact identifiers", "conversation content"}),
+            "categories": sorted({"contact identifiers", "conversation content", "files you sent"}),
             "recipients": "the organisation's staff; the language-model provider the organisation configured, "
             "which receives conversation text with personal values replaced by placeholders when redaction is on",
             "retention": {
@@ -123,47 +195,46 @@ async def _document(
                 "classes": RETENTION_CLASSES,
             },
             "source": "you, through the channels listed with each conversation",
-            "rights": "access, rectification, erasure, restriction, objection, portability, and complaint to a "
-            "supervisory authority",
+            "rights": "access, rectification, erasure, restriction, objection, portability, withdrawal of consent, "
+            "and complaint to a supervisory authority",
             "automated_decision_making": "none with legal or similarly significant effects; an AI assistant drafts "
             "replies, and staff can take over any conversation",
+            "third_parties": "other people's e-mail addresses and phone numbers inside your conversations are masked",
         },
     }
 
 
-def _zip(document: dict[str, Any]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("data.json", json.dumps(document, ensure_ascii=False, indent=2))
-        archive.writestr("index.html", _html(document))
-        archive.writestr(
-            "README.txt",
-            "Your data held by "
-            + document["controller"]["organization"]
-            + ".\ndata.json: everything, machine-readable (portable).\nindex.html: the same, to read.\n",
-        )
-    return buffer.getvalue()
-
-
-def _html(document: dict[str, Any]) -> str:
+def _html_head(document: dict[str, Any]) -> str:
     e = html.escape
     person = document["person"]
-    parts = [
-        "<!doctype html><meta charset=utf-8><title>Your data</title>",
-        f"<h1>Your data held by {e(document['controller']['organization'])}</h1>",
-        f"<p>Exported {e(document['exported_at'])}.</p><h2>How you are known</h2><ul>",
-        *(f"<li>{e(i['kind'])}: {e(i['value'])}</li>" for i in person["identifiers"]),
-        "</ul>",
-    ]
-    for conversation in document["conversations"]:
-        parts.append(f"<h2>Conversation on {e(conversation['channel'])}, {e(conversation['started_at'])}</h2><ol>")
-        for m in conversation["messages"]:
-            text = "[erased]" if m["erased"] else m["text"] or ""
-            parts.append(f"<li><b>{e(m['from'])}</b> ({e(m['sent_at'])}): {e(text)}</li>")
-        parts.append("</ol>")
+    return "\n".join(
+        [
+            "<!doctype html><meta charset=utf-8><title>Your data</title>",
+            f"<h1>Your data held by {e(document['controller']['organization'])}</h1>",
+            f"<p>Exported {e(document['exported_at'])}.</p><h2>How you are known</h2><ul>",
+            *(f"<li>{e(i['kind'])}: {e(i['value'])}</li>" for i in person["identifiers"]),
+            "</ul>",
+            *(f"<p>File: {e(f['name'])} ({f['bytes']} bytes)</p>" for f in document["files"]),
+            "",
+        ]
+    )
+
+
+def _html_conversation(conversation: dict[str, Any]) -> str:
+    e = html.escape
+    parts = [f"<h2>Conversation on {e(conversation['channel'])}, {e(conversation['started_at'])}</h2><ol>"]
+    for m in conversation["messages"]:
+        text = "[erased]" if m["erased"] else m["text"] or ""
+        parts.append(f"<li><b>{e(m['from'])}</b> ({e(m['sent_at'])}): {e(text)}</li>")
+    parts.append("</ol>\n")
+    return "\n".join(parts)
+
+
+def _html_information(document: dict[str, Any]) -> str:
+    e = html.escape
     info = document["information"]
-    parts.append("<h2>About this processing</h2><dl>")
-    for key in ("recipients", "source", "rights", "automated_decision_making"):
+    parts = ["<h2>About this processing</h2><dl>"]
+    for key in ("recipients", "source", "rights", "automated_decision_making", "third_parties"):
         parts.append(f"<dt>{e(key.replace('_', ' '))}</dt><dd>{e(str(info[key]))}</dd>")
     parts.append(f"<dt>retention</dt><dd>{e(info['retention']['conversations'])}</dd></dl>")
     return "\n".join(parts)

@@ -96,6 +96,10 @@ class Redactor:
     def restorer(self) -> Restorer:
         return Restorer(self)
 
+    def placeholder_of(self, kind: str, canonical: str) -> str | None:
+        """The placeholder a value got, if it was seen (canonical: lower-case email, E.164 phone number)."""
+        return self._by_value.get((kind, canonical))
+
     # --- internals ----------------------------------------------------------------------------------------------
 
     def _placeholder(self, kind: str, canonical: str, original: str) -> str:
