@@ -25,6 +25,8 @@ from parley.privacy.api import router as privacy_router
 from parley.privacy.breaches_api import router as breaches_router
 from parley.privacy.controls_api import router as privacy_controls_router
 from parley.privacy.notice_api import router as privacy_notice_router
+from parley.rights.api import router as rights_router
+from parley.rights.public import router as rights_public_router
 from parley.runtime import Runtime, create_runtime
 from parley.settings import Settings
 from parley.tenancy.admin_api import router as admin_router
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         knowledge_router,
         conversations_router,
         outbox_router,
+        rights_router,  # data-subject requests (staff)
+        rights_public_router,  # data-subject requests (public page, widget)
     ):
         app.include_router(router)
     install_widget(app)

@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     widget_ip_per_minute: float = Field(default=60.0, gt=0)
     widget_ip_burst: int = Field(default=30, ge=1)
 
+    # Data-subject requests (parley/rights): how long an access ZIP can be downloaded before it is deleted, how
+    # long a one-time code lives, how many wrong codes it takes, and codes sent per hour per address and per IP.
+    rights_export_days: int = Field(default=7, ge=1, le=30)
+    rights_code_minutes: int = Field(default=15, ge=1, le=60)
+    rights_code_attempts: int = Field(default=5, ge=1, le=10)
+    rights_codes_per_identifier_hour: int = Field(default=3, ge=1)
+    rights_codes_per_ip_hour: int = Field(default=10, ge=1)
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -33,6 +33,7 @@ def registered() -> list[Reconciler]:
     from parley.knowledge.tasks import ingest_pending
     from parley.outbox.tasks import deliver_outbox
     from parley.privacy.tasks import delete_due_accounts, enforce_retention
+    from parley.rights.tasks import delete_expired_exports, flag_deadlines  # data-subject requests
 
     return [
         Reconciler("auth.purge_expired_credentials", purge_expired_credentials),
@@ -40,6 +41,8 @@ def registered() -> list[Reconciler]:
         Reconciler("conversations.answer_unhandled", answer_unhandled),
         Reconciler("privacy.enforce_retention", enforce_retention),
         Reconciler("privacy.delete_due_accounts", delete_due_accounts),
+        Reconciler("rights.flag_deadlines", flag_deadlines),
+        Reconciler("rights.delete_expired_exports", delete_expired_exports),
         Reconciler("outbox.deliver", deliver_outbox),
     ]
 

@@ -60,6 +60,16 @@ async def widget_visitor_scope(db: AsyncSession, agent_id: str, request: Request
     return _mint(found.org_id, Role.VIEWER, Actor("visitor", None, request))
 
 
+async def public_privacy_scope(db: AsyncSession, org_ref: str, request: RequestInfo) -> OrgScope | None:
+    """Act inside an organisation for a member of the public filing a data-subject request on its public page
+    (found by slug or id). Viewer rights; which person's data a request reaches is decided by a one-time code."""
+    org = await repo.organization_by_ref(db, org_ref)
+    if org is None or org.deletion_due_at is not None:
+        return None
+    await set_pg_setting(db, "app.org_id", org.id)
+    return _mint(org.id, Role.VIEWER, Actor("anonymous", None, request))
+
+
 async def create_organization(db: AsyncSession, runtime: Runtime, *, name: str, actor: Actor) -> OrgScope:
     org = Organization(id=new_id("org"), name=name, slug=await _unique_slug(db, name), created_at=runtime.clock.now())
     db.add(org)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.kit.db import set_pg_setting
@@ -117,3 +117,8 @@ async def slug_taken(session: AsyncSession, slug: str) -> bool:
 async def all_organizations(session: AsyncSession) -> list[Organization]:
     """Platform view (super-admin): the organisations themselves, never what they hold."""
     return list(await session.scalars(select(Organization).order_by(Organization.created_at)))
+
+
+async def organization_by_ref(session: AsyncSession, ref: str) -> Organization | None:
+    """An organisation by its public slug or its id (public pages name it either way)."""
+    return await session.scalar(select(Organization).where(or_(Organization.slug == ref, Organization.id == ref)))
