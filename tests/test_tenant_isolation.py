@@ -84,6 +84,13 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
         )
         assert chat.status_code == 200, chat.text
         conversations = (await owner.get(f"{base}/conversations")).json()["conversations"]
+        # A data-subject request about that person (parley/rights).
+        privacy_request = await owner.post(
+            f"{base}/privacy/requests",
+            json={"kind": "access", "contact_id": conversations[0]["contact_id"]},
+            headers=csrf,
+        )
+        assert privacy_request.status_code == 201, privacy_request.text
     owner_client_ids["invitation_id"] = invitation.json()["id"]
     owner_client_ids["member_id"] = next(m["id"] for m in members.json() if m["role"] == "agent")
     owner_client_ids["knowledge_base_id"] = kb["id"]
@@ -92,6 +99,8 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
     owner_client_ids["credential_id"] = credential.json()["id"]
     owner_client_ids["conversation_id"] = conversations[0]["id"]
     owner_client_ids["contact_id"] = conversations[0]["contact_id"]
+    owner_client_ids["request_id"] = privacy_request.json()["id"]
+    owner_client_ids["org"] = org.id  # public pages name the organisation by slug or id
     return owner_client_ids
 
 

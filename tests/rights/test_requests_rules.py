@@ -1,0 +1,124 @@
+"""The rules around requests: deadlines, extensions, restriction, code limits, tenant isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from parley.kit.clock import FrozenClock
+from parley.kit.reconcilers import run_once
+from parley.rights.deadlines import add_months
+from parley.runtime import Runtime
+from tests.channels.widget.support import QUESTION, make_widget_agent, new_visitor
+from tests.factories import bearer, make_org, make_token, raw_scalars
+from tests.rights.support import mails_to
+
+
+def test_the_deadline_is_one_calendar_month():
+    assert add_months(datetime(2026, 1, 31, 10, tzinfo=UTC), 1) == datetime(2026, 2, 28, 10, tzinfo=UTC)
+    assert add_months(datetime(2028, 1, 31, tzinfo=UTC), 1) == datetime(2028, 2, 29, tzinfo=UTC)
+    assert add_months(datetime(2026, 11, 15, tzinfo=UTC), 2) == datetime(2027, 1, 15, tzinfo=UTC)
+
+
+async def test_a_restricted_visitor_gets_no_ai_reply_and_staff_see_why(client, runtime: Runtime):
+    agent = await make_widget_agent(client, runtime)
+    visitor = await new_visitor(client, agent)
+    assert (await client.post(f"{agent.api}/messages", json={"text": QUESTION}, headers=visitor)).status_code == 200
+    filed = await client.post(f"{agent.api}/privacy/requests", json={"kind": "restriction"}, headers=visitor)
+    assert filed.status_code == 201, filed.text
+    anonymous = {"origin": visitor["origin"]}
+    refused = await client.post(f"{agent.api}/privacy/requests", json={"kind": "restriction"}, headers=anonymous)
+    assert refused.status_code == 404  # the widget answers a missing or wrong secret as "not found"
+    base = f"/api/v1/orgs/{agent.org_id}/privacy/requests/{filed.json()['request_id']}"
+    done = await client.post(f"{base}/fulfil", json={"ground": "accuracy"}, headers=agent.headers)
+    assert done.status_code == 200 and done.json()["outcome"] == {"restricted": True, "ground": "accuracy"}
+    assert done.json()["events"][1]["evidence"]["method"] == "visitor_secret"
+
+    await client.post(f"{agent.api}/messages", json={"text": "And on Sunday?"}, headers=visitor)
+    history = (await client.get(f"{agent.api}/conversation", headers=visitor)).json()["messages"]
+    assert [m["role"] for m in history] == ["user", "assistant", "user"]
+    reasons = await raw_scalars(runtime, agent.org_id, "SELECT attention_reason FROM conversations")
+    assert "restricted" in str(reasons[0])
+
+
+async def test_an_unanswered_request_is_flagged_and_admins_are_emailed_once(
+    client, runtime: Runtime, clock: FrozenClock
+):
+    agent = await make_widget_agent(client, runtime)
+    visitor = await new_visitor(client, agent)
+    filed = await client.post(f"{agent.api}/privacy/requests", json={"kind": "access"}, headers=visitor)
+    url = f"/api/v1/orgs/{agent.org_id}/privacy/requests/{filed.json()['request_id']}"
+    owners = await raw_scalars(runtime, agent.org_id, "SELECT to_address FROM outbox")
+    assert owners == []
+    clock.advance(days=25)
+    await run_once(runtime)
+    assert (await client.get(url, headers=agent.headers)).json()["deadline_flag"] == "soon"
+    clock.advance(days=10)
+    await run_once(runtime)
+    await run_once(runtime)
+    request = (await client.get(url, headers=agent.headers)).json()
+    assert request["deadline_flag"] == "overdue"
+    subjects = [str(s) for s in await raw_scalars(runtime, agent.org_id, "SELECT subject FROM outbox")]
+    assert sum("overdue" in s for s in subjects) == 1 and sum("due soon" in s for s in subjects) == 1
+    assert [e["evidence"].get("deadline") for e in request["events"]][-2:] == ["soon", "overdue"]
+
+
+async def test_an_extension_needs_a_reason_and_is_at_most_two_months(client, runtime: Runtime):
+    agent = await make_widget_agent(client, runtime)
+    base = f"/api/v1/orgs/{agent.org_id}/privacy/requests"
+    contact = await client.post(
+        base, json={"kind": "access", "identifier": {"kind": "email", "value": "x@example.org"}}, headers=agent.headers
+    )
+    assert contact.status_code == 201, contact.text
+    url = f"{base}/{contact.json()['id']}/extend"
+    assert (await client.post(url, json={"months": 1}, headers=agent.headers)).status_code == 422
+    assert (await client.post(url, json={"months": 1, "reason": "  "}, headers=agent.headers)).status_code == 422
+    reason = "Complex request spanning five years of records"
+    extended = await client.post(url, json={"months": 2, "reason": reason}, headers=agent.headers)
+    assert extended.status_code == 200, extended.text
+    assert extended.json()["extended_due_at"].startswith("2026-04-05")
+    assert extended.json()["extension_reason"] == reason and extended.json()["status"] == "extended"
+    again = await client.post(url, json={"months": 1, "reason": reason}, headers=agent.headers)
+    assert again.status_code == 422
+
+
+async def test_wrong_codes_are_limited_and_so_are_codes_per_address(client, runtime: Runtime):
+    agent = await make_widget_agent(client, runtime)
+    email = "guess@example.org"
+    page = f"/privacy/{agent.org_id}/requests"
+    sent = await client.post(f"{page}/codes", json={"kind": "access", "identifier": email})
+    assert sent.status_code == 201
+    code = (await mails_to(runtime, agent.org_id, email))[-1].split(" is ")[1][:6]
+    wrong = "000000" if code != "000000" else "111111"
+    attempt = {"challenge_id": sent.json()["challenge_id"], "identifier": email}
+    for _ in range(runtime.settings.rights_code_attempts):
+        assert (await client.post(page, json={**attempt, "code": wrong})).status_code == 422
+    assert (await client.post(page, json={**attempt, "code": code})).status_code == 429
+    for _ in range(runtime.settings.rights_codes_per_identifier_hour - 1):
+        assert (await client.post(f"{page}/codes", json={"kind": "access", "identifier": email})).status_code == 201
+    flooded = await client.post(f"{page}/codes", json={"kind": "access", "identifier": email})
+    assert flooded.status_code == 429 and "retry-after" in flooded.headers
+    stored = [str(v) for v in await raw_scalars(runtime, agent.org_id, "SELECT code_hash FROM privacy_challenges")]
+    assert code not in stored and all(len(h) == 64 for h in stored)
+
+
+async def test_requests_are_invisible_to_other_organisations(client, runtime: Runtime):
+    agent = await make_widget_agent(client, runtime)
+    visitor = await new_visitor(client, agent)
+    filed = await client.post(f"{agent.api}/privacy/requests", json={"kind": "erasure"}, headers=visitor)
+    request_id = filed.json()["request_id"]
+    other = await make_org(runtime)
+    headers = bearer((await make_token(runtime, other.id, "owner"))[1])
+    for url in (
+        f"/api/v1/orgs/{other.id}/privacy/requests/{request_id}",
+        f"/api/v1/orgs/{agent.org_id}/privacy/requests",
+    ):
+        assert (await client.get(url, headers=headers)).status_code == 404
+    assert (await client.get(f"/api/v1/orgs/{other.id}/privacy/requests", headers=headers)).json()["requests"] == []
+    email = "iso@example.org"
+    sent = await client.post(f"/privacy/{agent.org_id}/requests/codes", json={"kind": "access", "identifier": email})
+    code = (await mails_to(runtime, agent.org_id, email))[-1].split(" is ")[1][:6]
+    crossed = await client.post(
+        f"/privacy/{other.id}/requests",
+        json={"challenge_id": sent.json()["challenge_id"], "identifier": email, "code": code},
+    )
+    assert crossed.status_code == 404
