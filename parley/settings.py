@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     widget_ip_per_minute: float = Field(default=60.0, gt=0)
     widget_ip_burst: int = Field(default=30, ge=1)
 
+    # Live fan-out (staff takeover in the widget, the inbox) between server processes: `inprocess` is right for
+    # one process (embedded mode); several `parley serve` processes need `redis` (pub/sub at redis_url) or
+    # `postgres` (LISTEN/NOTIFY on live_postgres_url, empty: the main database). Events are encrypted on the wire.
+    live_backend: Literal["inprocess", "redis", "postgres"] = "inprocess"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    live_postgres_url: str = ""
+    # Namespaces the channels, so that several deployments (or test runs) can share one Redis or PostgreSQL.
+    live_channel_prefix: str = Field(default="parley:live:", max_length=64)
+
     log_level: str = "INFO"
     log_json: bool = True
 
