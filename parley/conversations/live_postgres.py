@@ -48,9 +48,13 @@ def split(frame: bytes) -> list[str]:
 class PostgresHub(RemoteHub):
     backend = "postgres"
 
-    def __init__(self, url: str, sealer: Sealer, prefix: str = "parley:live:") -> None:
+    def __init__(
+        self, url: str, sealer: Sealer, prefix: str = "parley:live:", application_name: str = "parley-live"
+    ) -> None:
         super().__init__(sealer, prefix)
         self.dsn = asyncpg_dsn(url)
+        # Shows in pg_stat_activity, so an operator can tell the listening connection from the app's pool.
+        self.application_name = application_name
         self._conn: asyncpg.Connection | None = None
         self._lost: asyncio.Future[None] | None = None
         self._pool: asyncpg.Pool | None = None
@@ -84,7 +88,13 @@ class PostgresHub(RemoteHub):
         async with self._pool_lock:
             if self._pool is None:
                 # min_size=0: no connection is held open before the first event; a broken one is replaced.
-                self._pool = await asyncpg.create_pool(self.dsn, min_size=0, max_size=4, timeout=5)
+                self._pool = await asyncpg.create_pool(
+                    self.dsn,
+                    min_size=0,
+                    max_size=4,
+                    timeout=5,
+                    server_settings={"application_name": self.application_name + "-publish"},
+                )
             return self._pool
 
     async def _close_publisher(self) -> None:
@@ -96,7 +106,9 @@ class PostgresHub(RemoteHub):
 
     async def _connect(self) -> None:
         self._lost = asyncio.get_running_loop().create_future()
-        self._conn = await asyncpg.connect(self.dsn, timeout=5)
+        self._conn = await asyncpg.connect(
+            self.dsn, timeout=5, server_settings={"application_name": self.application_name}
+        )
         self._conn.add_termination_listener(self._terminated)
 
     def _terminated(self, _conn: object) -> None:
