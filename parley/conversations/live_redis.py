@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import Any
 
 from redis.asyncio import Redis
@@ -26,12 +27,11 @@ ACK_TIMEOUT_SECONDS = 5.0
 class RedisHub(RemoteHub):
     backend = "redis"
 
-    def __init__(
-        self, url: str, sealer: Sealer, prefix: str = "parley:live:", client_name: str = "parley-live"
-    ) -> None:
+    def __init__(self, url: str, sealer: Sealer, prefix: str = "parley:live:", client_name: str = "") -> None:
         super().__init__(sealer, prefix)
         self.url = url
-        self.client_name = client_name  # shows in CLIENT LIST, so an operator can tell Parley's connections
+        # Shows in CLIENT LIST, so an operator can tell which server process a connection belongs to.
+        self.client_name = client_name or f"parley-live-{os.getpid()}"
         self._client: Redis = self._new_client()
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
