@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = runtime is None
         app.state.runtime = runtime or create_runtime(settings)
+        await app.state.runtime.live.start()  # live fan-out: connects to Redis/PostgreSQL when scaled
         stop = asyncio.Event()
         worker = None
         if own and settings.embedded_worker:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from parley.auth.passwords import Passwords
 from parley.conversations.live import InProcessHub, LiveHub
+from parley.conversations.live_factory import build_hub
 from parley.kit.clock import Clock, SystemClock
 from parley.kit.db import create_engine, make_sessionmaker, scrub
 from parley.kit.keys import PSEUDONYM_KEY_INFO, MasterKeys, derive_key, load_master_keys
@@ -33,7 +34,8 @@ class Runtime:
     pseudonym_key: bytes = field(repr=False)
     # LLM provider clients and their circuit breakers, per credential: process-wide, like the failures counted.
     providers: ProviderCache = field(repr=False)
-    # Live conversation events (staff takeover) for open widget sockets; in-process in embedded mode.
+    # Live conversation events (staff takeover) for open widget sockets; in-process in embedded mode, Redis or
+    # PostgreSQL between server processes (PARLEY_LIVE_BACKEND). The app's lifespan starts it.
     live: LiveHub = field(default_factory=InProcessHub, repr=False)
 
     @property
@@ -51,6 +53,7 @@ class Runtime:
         return main and keys
 
     async def close(self) -> None:
+        await self.live.close()
         await self.providers.aclose()
         await self.keystore.close()
         await self.engine.dispose()
@@ -76,4 +79,5 @@ def create_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime
         csrf_key=derive_key(master, "parley/csrf/v1"),
         pseudonym_key=pseudonym_key,
         providers=ProviderCache(BreakerRegistry(clock=clock)),
+        live=build_hub(settings, masters),
     )

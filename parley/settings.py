@@ -111,6 +111,14 @@ class Settings(BaseSettings):
     rights_code_attempts: int = Field(default=5, ge=1, le=10)
     rights_codes_per_identifier_hour: int = Field(default=3, ge=1)
     rights_codes_per_ip_hour: int = Field(default=10, ge=1)
+    # Live fan-out (staff takeover in the widget, the inbox) between server processes: `inprocess` is right for
+    # one process (embedded mode); several `parley serve` processes need `redis` (pub/sub at redis_url) or
+    # `postgres` (LISTEN/NOTIFY on live_postgres_url, empty: the main database). Events are encrypted on the wire.
+    live_backend: Literal["inprocess", "redis", "postgres"] = "inprocess"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    live_postgres_url: str = ""
+    # Namespaces the channels, so that several deployments (or test runs) can share one Redis or PostgreSQL.
+    live_channel_prefix: str = Field(default="parley:live:", max_length=64)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -126,8 +126,9 @@ async def staff_reply(
     }
     # Background tasks run once the response is sent, after the request's transaction has committed.
     if took_over:
-        background.add_task(runtime.live.publish, conversation_id, {"type": "handed_off"})
-    background.add_task(runtime.live.publish, conversation_id, {"type": "message", "message": live})
+        background.add_task(runtime.live.publish, conversation_id, {"type": "handed_off"}, org_id=scope.org_id)
+    event = {"type": "message", "message": live}
+    background.add_task(runtime.live.publish, conversation_id, event, org_id=scope.org_id)
     return out
 
 
@@ -137,7 +138,7 @@ async def release_conversation(
 ) -> ConversationOut:
     """Hand the conversation back to the AI."""
     conversation = await service.do_release(db, runtime, scope, conversation_id)
-    background.add_task(runtime.live.publish, conversation_id, {"type": "released"})
+    background.add_task(runtime.live.publish, conversation_id, {"type": "released"}, org_id=scope.org_id)
     return ConversationOut.model_validate(conversation)
 
 

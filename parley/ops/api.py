@@ -23,14 +23,18 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {}})
 async def readyz(request: Request) -> JSONResponse:
-    """Ready to serve: the database answers."""
+    """Ready to serve: the database answers. `live` tells whether live events (staff takeover, the inbox) flow
+    between server processes; a broker outage degrades them without making the server unready, because every
+    server shares the broker and taking them all out of rotation would be worse than delayed live updates."""
     runtime: Runtime = request.app.state.runtime
     try:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach the database means "not ready"
-        return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse(
+            {"status": "unavailable", "database": type(exc).__name__, "live": runtime.live.status}, status_code=503
+        )
+    return JSONResponse({"status": "ok", "database": "ok", "live": runtime.live.status})
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

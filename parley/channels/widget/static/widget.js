@@ -256,6 +256,9 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
       note(t("staffJoined"));
     } else if (event.type === "released") {
       typing.textContent = "";
+    } else if (event.type === "resync") {
+      // Live events may have been lost between servers (the broker restarted): reload the conversation.
+      if (!busy) loadHistory();
     } else if (event.type === "error") {
       typing.textContent = "";
       errorLine.textContent = event.detail || t("error");
