@@ -21,7 +21,7 @@ from tests.openapi_samples import request_kwargs
 
 # Path parameters that are not object ids (the invitation secret is a bearer credential, tested elsewhere).
 # An invitation secret, and the public name of an organisation (its privacy notice is public on purpose).
-NOT_OBJECT_IDS = {"secret", "slug"}
+NOT_OBJECT_IDS = {"secret", "slug", "purpose"}  # purpose: a consent purpose key (consent branch)
 # Routes outside any organisation: identity and platform administration.
 NOT_TENANT_ROUTES = ("/api/v1/auth/", "/api/v1/invitations/", "/api/v1/admin/", "/api/v1/orgs")
 
@@ -84,6 +84,9 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
         )
         assert chat.status_code == 200, chat.text
         conversations = (await owner.get(f"{base}/conversations")).json()["conversations"]
+        consent_text = await owner.post(  # consent branch
+            f"{base}/consent/texts", json={"purpose": "marketing", "language": "en", "body": "News?"}, headers=csrf
+        )
     owner_client_ids["invitation_id"] = invitation.json()["id"]
     owner_client_ids["member_id"] = next(m["id"] for m in members.json() if m["role"] == "agent")
     owner_client_ids["knowledge_base_id"] = kb["id"]
@@ -92,6 +95,7 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
     owner_client_ids["credential_id"] = credential.json()["id"]
     owner_client_ids["conversation_id"] = conversations[0]["id"]
     owner_client_ids["contact_id"] = conversations[0]["contact_id"]
+    owner_client_ids["text_id"] = consent_text.json()["id"]
     return owner_client_ids
 
 

@@ -4,6 +4,7 @@ from parley.models.agent import Agent, AgentKnowledgeBase, ProviderCredential
 from parley.models.api_token import ApiToken
 from parley.models.audit_event import AuditEvent
 from parley.models.breach import Breach, BreachOrganization
+from parley.models.consent import ConsentEvent, ConsentText, SubprocessorSnapshot, WidgetAnalyticsDaily
 from parley.models.contact import Contact, ContactIdentifier
 from parley.models.conversation import Conversation, Message
 from parley.models.knowledge import Chunk, Document, KnowledgeBase
@@ -13,7 +14,7 @@ from parley.models.organization import Organization
 from parley.models.outbox import OutboxMessage
 from parley.models.usage import UsageDaily
 from parley.models.user import User, UserSession
-from parley.models.widget import AgentWidget, ConsentRecord
+from parley.models.widget import AgentWidget
 
 __all__ = [
     "Agent",
@@ -24,7 +25,8 @@ __all__ = [
     "Breach",
     "BreachOrganization",
     "Chunk",
-    "ConsentRecord",
+    "ConsentEvent",
+    "ConsentText",
     "Contact",
     "ContactIdentifier",
     "Conversation",
@@ -37,7 +39,9 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "ProviderCredential",
+    "SubprocessorSnapshot",
     "UsageDaily",
     "User",
     "UserSession",
+    "WidgetAnalyticsDaily",
 ]

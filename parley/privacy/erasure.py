@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 
+from parley.consent.proof import erase_section as erase_consent_proof
 from parley.kit.errors import NotFound
 from parley.models import Contact, Conversation, Message
 from parley.privacy import audit
@@ -41,6 +42,7 @@ async def erase_contact(runtime: Runtime, scope: OrgScope, contact_id: str) -> E
         messages = await delete_messages(db, Message.conversation_id.in_(conversation_ids))
         await db.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
         await db.execute(delete(Contact).where(Contact.org_id == scope.org_id, Contact.id == contact_id))
+        await erase_consent_proof(db, runtime, scope, contact_id)  # consent branch: kept as pseudonymised proof
         await audit.record_in_scope(
             db,
             runtime.clock,

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.consent.proof import export_section as consent_export_section
 from parley.conversations import repository as conversations_repo
 from parley.conversations.service import open_body
 from parley.kit.errors import NotFound
@@ -53,7 +54,8 @@ async def export_contact(db: AsyncSession, runtime: Runtime, scope: OrgScope, co
         target_id=contact_id,
         details={"conversations": len(document["conversations"])},
     )
-    return _zip(document)
+    # consent branch: the proof of every consent choice (consents.json, consents.html)
+    return _zip(document, await consent_export_section(db, scope, contact_id))
 
 
 async def _document(
@@ -131,7 +133,7 @@ async def _document(
     }
 
 
-def _zip(document: dict[str, Any]) -> bytes:
+def _zip(document: dict[str, Any], extra_files: dict[str, str] | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", json.dumps(document, ensure_ascii=False, indent=2))
@@ -142,6 +144,8 @@ def _zip(document: dict[str, Any]) -> bytes:
             + document["controller"]["organization"]
             + ".\ndata.json: everything, machine-readable (portable).\nindex.html: the same, to read.\n",
         )
+        for name, content in (extra_files or {}).items():
+            archive.writestr(name, content)
     return buffer.getvalue()
 
 
