@@ -14,6 +14,7 @@ from parley import __version__
 from parley.agents.api import router as agents_router
 from parley.auth.api import router as auth_router
 from parley.channels.widget.api import install as install_widget
+from parley.consent.api import router as consent_router
 from parley.conversations.api import router as conversations_router
 from parley.kit import reconcilers
 from parley.kit.http import RequestContextMiddleware, install_error_handlers
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         outbox_router,
         rights_router,  # data-subject requests (staff)
         rights_public_router,  # data-subject requests (public page, widget)
+        consent_router,  # consent branch
     ):
         app.include_router(router)
     install_widget(app)

@@ -34,7 +34,7 @@ async def test_the_export_holds_every_conversation_of_the_person_and_nobody_else
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.content))
-    assert sorted(archive.namelist()) == ["README.txt", "data.json", "index.html"]
+    assert sorted(archive.namelist()) == ["README.txt", "consents.html", "consents.json", "data.json", "index.html"]
     data = json.loads(archive.read("data.json"))
     assert data["person"]["identifiers"] == [
         {"kind": "whatsapp", "value": "+33612345678", "since": data["person"]["known_since"]}

@@ -21,7 +21,7 @@ from tests.openapi_samples import request_kwargs
 
 # Path parameters that are not object ids (the invitation secret is a bearer credential, tested elsewhere).
 # An invitation secret, and the public name of an organisation (its privacy notice is public on purpose).
-NOT_OBJECT_IDS = {"secret", "slug"}
+NOT_OBJECT_IDS = {"secret", "slug", "purpose"}  # purpose: a consent purpose key (consent branch)
 # Routes outside any organisation: identity and platform administration.
 NOT_TENANT_ROUTES = ("/api/v1/auth/", "/api/v1/invitations/", "/api/v1/admin/", "/api/v1/orgs")
 
@@ -91,6 +91,9 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
             headers=csrf,
         )
         assert privacy_request.status_code == 201, privacy_request.text
+        consent_text = await owner.post(  # consent branch
+            f"{base}/consent/texts", json={"purpose": "marketing", "language": "en", "body": "News?"}, headers=csrf
+        )
     owner_client_ids["invitation_id"] = invitation.json()["id"]
     owner_client_ids["member_id"] = next(m["id"] for m in members.json() if m["role"] == "agent")
     owner_client_ids["knowledge_base_id"] = kb["id"]
@@ -101,6 +104,7 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
     owner_client_ids["contact_id"] = conversations[0]["contact_id"]
     owner_client_ids["request_id"] = privacy_request.json()["id"]
     owner_client_ids["org"] = org.id  # public pages name the organisation by slug or id
+    owner_client_ids["text_id"] = consent_text.json()["id"]
     return owner_client_ids
 
 

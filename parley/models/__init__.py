@@ -4,6 +4,7 @@ from parley.models.agent import Agent, AgentKnowledgeBase, ProviderCredential
 from parley.models.api_token import ApiToken
 from parley.models.audit_event import AuditEvent
 from parley.models.breach import Breach, BreachOrganization
+from parley.models.consent import ConsentEvent, ConsentText, SubprocessorSnapshot, WidgetAnalyticsDaily
 from parley.models.contact import Contact, ContactIdentifier
 from parley.models.conversation import Conversation, Message
 from parley.models.knowledge import Chunk, Document, KnowledgeBase
@@ -14,7 +15,7 @@ from parley.models.outbox import OutboxMessage
 from parley.models.privacy_request import PrivacyChallenge, PrivacyRequest, PrivacyRequestEvent  # data-subject requests
 from parley.models.usage import UsageDaily
 from parley.models.user import User, UserSession
-from parley.models.widget import AgentWidget, ConsentRecord
+from parley.models.widget import AgentWidget
 
 __all__ = [
     "Agent",
@@ -25,7 +26,8 @@ __all__ = [
     "Breach",
     "BreachOrganization",
     "Chunk",
-    "ConsentRecord",
+    "ConsentEvent",
+    "ConsentText",
     "Contact",
     "ContactIdentifier",
     "Conversation",
@@ -41,7 +43,9 @@ __all__ = [
     "PrivacyRequest",
     "PrivacyRequestEvent",
     "ProviderCredential",
+    "SubprocessorSnapshot",
     "UsageDaily",
     "User",
     "UserSession",
+    "WidgetAnalyticsDaily",
 ]

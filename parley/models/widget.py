@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.kit.db import Base, UTCDateTime
 from parley.models.columns import ID_LENGTH, created_at_column, id_column, org_id_column
-from parley.privacy.datamap import personal, system
+from parley.privacy.datamap import system
 
 
 class AgentWidget(Base):
@@ -32,36 +32,3 @@ class AgentWidget(Base):
     privacy_notice_url: Mapped[str | None] = mapped_column(String(2000), info=system())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), info=system())
-
-
-class ConsentRecord(Base):
-    """The consent ledger: one row per choice a person makes (append-only by convention; a later choice
-    supersedes an earlier one), so that consent can be proven and its withdrawal too."""
-
-    __tablename__ = "consent_records"
-    __table_args__ = (
-        CheckConstraint("purpose IN ('analytics')", name="purpose"),
-        CheckConstraint("source IN ('widget')", name="source"),
-    )
-
-    id: Mapped[str] = id_column()
-    org_id: Mapped[str] = org_id_column()
-    agent_id: Mapped[str | None] = mapped_column(
-        String(ID_LENGTH), ForeignKey("agents.id", ondelete="SET NULL"), index=True, info=system()
-    )
-    subject: Mapped[str] = mapped_column(
-        String(320),
-        index=True,
-        info=personal(
-            "user.unique_id",
-            identifies=True,
-            retention="audit",
-            erasure="pseudonymise",
-            note="the widget visitor id who chose",
-        ),
-    )
-    purpose: Mapped[str] = mapped_column(String(32), info=system())
-    granted: Mapped[bool] = mapped_column(Boolean, info=system())
-    source: Mapped[str] = mapped_column(String(16), info=system())
-    notice_version: Mapped[str | None] = mapped_column(String(64), info=system(note="what the person was shown"))
-    created_at: Mapped[datetime] = created_at_column()

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.consent.proof import erase_section as erase_consent_proof
 from parley.kit.errors import NotFound
 from parley.models import (
-    ConsentRecord,
     Contact,
     ContactIdentifier,
     Conversation,
@@ -59,6 +59,7 @@ async def erase_contact(runtime: Runtime, scope: OrgScope, contact_id: str) -> E
         await _erase_traces(db, runtime, scope, contact_id)
         await db.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
         await db.execute(delete(Contact).where(Contact.org_id == scope.org_id, Contact.id == contact_id))
+        await erase_consent_proof(db, runtime, scope, contact_id)  # consent branch: kept as pseudonymised proof
         await audit.record_in_scope(
             db,
             runtime.clock,
@@ -98,13 +99,6 @@ async def _erase_traces(db: AsyncSession, runtime: Runtime, scope: OrgScope, con
                 PrivacyChallenge.identifier_hash.in_([pseudonym(runtime, v) for v in values]),
             )
         )
-    for kind, value in identifiers:
-        if kind == "visitor":
-            await db.execute(
-                update(ConsentRecord)
-                .where(ConsentRecord.org_id == scope.org_id, ConsentRecord.subject == value)
-                .values(subject=pseudonym(runtime, value))
-            )
     exports = await db.scalars(
         select(PrivacyRequest.export_file).where(
             PrivacyRequest.org_id == scope.org_id,

@@ -32,6 +32,7 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.consent.proof import export_section as consent_export_section
 from parley.conversations import repository as conversations_repo
 from parley.conversations.service import open_body
 from parley.kit.errors import NotFound
@@ -117,10 +118,15 @@ async def write_archive(
             "README.txt",
             f"Your data held by {organization.name}.\n"
             "data.json: everything, machine-readable (portable); its schema is export_schema.json in Parley.\n"
-            "index.html: the same, to read.\nfiles/: your files (uploads, recordings), if any.\n",
+            "index.html: the same, to read.\n"
+            "consents.json, consents.html: every consent choice you made, with the text you were shown.\n"
+            "files/: your files (uploads, recordings), if any.\n",
         )
         for name, path in files:
             archive.write(path, f"files/{name}")
+        # The proof of every consent choice the person made (consents.json, consents.html).
+        for name, content in (await consent_export_section(db, scope, contact.id)).items():
+            archive.writestr(name, content)
     await audit.record_in_scope(
         db,
         runtime.clock,

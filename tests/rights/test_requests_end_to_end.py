@@ -86,7 +86,14 @@ async def test_a_person_gets_all_their_data_then_is_erased_everywhere(client, ru
     assert (await client.get(link.split("token=")[0] + "token=wrong")).status_code == 404
     archive_bytes = (await client.get(link)).content
     archive = zipfile.ZipFile(io.BytesIO(archive_bytes))
-    assert sorted(archive.namelist()) == ["README.txt", "data.json", "files/voice-note.ogg", "index.html"]
+    assert sorted(archive.namelist()) == [
+        "README.txt",
+        "consents.html",
+        "consents.json",
+        "data.json",
+        "files/voice-note.ogg",
+        "index.html",
+    ]
     data = json.loads(archive.read("data.json"))
     schema = json.loads(resources.files("parley.privacy").joinpath("export_schema.json").read_text())
     jsonschema.validate(data, schema)

@@ -7,7 +7,7 @@ a cookie."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, WebSocket, status
 from fastapi.responses import StreamingResponse
@@ -121,9 +121,9 @@ async def preflight(agent_id: str, request: Request, db: Db, runtime: RuntimeDep
 
 
 @router.get(PUBLIC + "/config", response_model=WidgetConfigOut)
-async def widget_config(ctx: Widget, runtime: RuntimeDep) -> WidgetConfigOut:
-    """What the widget shows before anyone types: names, greeting, age gate, consent, privacy notice."""
-    return service.config(runtime, ctx)
+async def widget_config(ctx: Widget, db: Db, runtime: RuntimeDep) -> WidgetConfigOut:
+    """What the widget shows before anyone types: names, greeting, age gate, consent text, privacy notice."""
+    return await service.config(db, runtime, ctx)
 
 
 @router.post(
@@ -167,7 +167,17 @@ async def erase_conversation(ctx: Widget, visitor: VisitorId, db: Db, runtime: R
 @router.post(PUBLIC + "/consent", response_model=ConsentOut, status_code=status.HTTP_201_CREATED)
 async def record_consent(ctx: Widget, visitor: VisitorId, body: ConsentIn, db: Db, runtime: RuntimeDep) -> ConsentOut:
     """Record the visitor's choice in the consent ledger (the chat works the same either way)."""
-    return await service.record_consent(db, runtime, ctx, visitor, purpose=body.purpose, granted=body.granted)
+    return await service.record_consent(
+        db, runtime, ctx, visitor, purpose=body.purpose, granted=body.granted, text_id=body.text_id
+    )
+
+
+@router.delete(PUBLIC + "/consent/{purpose}", response_model=ConsentOut)
+async def withdraw_consent(
+    purpose: Literal["analytics"], ctx: Widget, visitor: VisitorId, db: Db, runtime: RuntimeDep
+) -> ConsentOut:
+    """Withdraw consent: one call, no text to cite, effective for everything counted from now on."""
+    return await service.record_consent(db, runtime, ctx, visitor, purpose=purpose, granted=False, control="withdraw")
 
 
 @router.post(PUBLIC + "/messages", response_class=StreamingResponse, dependencies=[Depends(reads_only)])

@@ -1,4 +1,4 @@
-"""SQL for the widget: its settings (found by agent id before the tenant is known) and the consent ledger."""
+"""SQL for the widget: its settings (found by agent id before the tenant is known)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.kit.db import set_pg_setting
-from parley.models import AgentWidget, ConsentRecord, Organization
+from parley.models import AgentWidget, Organization
 from parley.tenancy.scope import OrgScope
 
 
@@ -29,13 +29,3 @@ async def organization_name(db: AsyncSession, scope: OrgScope) -> str:
     name: str | None = await db.scalar(select(Organization.name).where(Organization.id == scope.org_id))
     assert name is not None
     return name
-
-
-async def consents(db: AsyncSession, scope: OrgScope, subject: str) -> list[ConsentRecord]:
-    return list(
-        await db.scalars(
-            select(ConsentRecord)
-            .where(ConsentRecord.org_id == scope.org_id, ConsentRecord.subject == subject)
-            .order_by(ConsentRecord.created_at, ConsentRecord.id)
-        )
-    )

@@ -41,6 +41,15 @@ class VisitorOut(ResponseBody):
     visitor_secret: str
 
 
+class ConsentTextOut(ResponseBody):
+    """The exact words the banner shows (the consent ledger cites them as proof)."""
+
+    id: str
+    language: str
+    version: int
+    body: str
+
+
 class WidgetConfigOut(ResponseBody):
     """What the widget shows before the first message."""
 
@@ -52,6 +61,7 @@ class WidgetConfigOut(ResponseBody):
     analytics_consent_required: bool
     privacy_notice_url: str | None
     max_message_chars: int
+    analytics_consent_text: ConsentTextOut | None = None
 
 
 class CitationOut(ResponseBody):
@@ -82,6 +92,9 @@ class MessageIn(RequestBody):
 class ConsentIn(RequestBody):
     purpose: Literal["analytics"] = "analytics"
     granted: bool
+    text_id: str | None = Field(
+        default=None, max_length=40, description="The consent text shown (from `/config`); default: the current one."
+    )
 
 
 class ConsentOut(ResponseBody):

@@ -25,6 +25,7 @@ from parley.channels.widget.origins import normalise_origin, origin_allowed
 from parley.channels.widget.schemas import (
     CitationOut,
     ConsentOut,
+    ConsentTextOut,
     ExportOut,
     HistoryOut,
     WidgetConfigOut,
@@ -32,6 +33,10 @@ from parley.channels.widget.schemas import (
     WidgetSettingsIn,
     WidgetSettingsOut,
 )
+from parley.consent import analytics as consent_analytics
+from parley.consent import proof as consent_proof
+from parley.consent import service as consent
+from parley.conversations import repository as conversations_repo
 from parley.conversations import service as conversations
 from parley.conversations.engine import Reply
 from parley.conversations.service import Stored
@@ -39,7 +44,7 @@ from parley.kit.context import RequestInfo
 from parley.kit.errors import Forbidden, NotFound, ParleyError, TooManyRequests
 from parley.kit.ids import new_id
 from parley.llm.base import TextDelta
-from parley.models import Agent, AgentWidget, ConsentRecord, Message
+from parley.models import Agent, AgentWidget, Message
 from parley.privacy import audit
 from parley.runtime import Runtime
 from parley.settings import Settings
@@ -127,6 +132,9 @@ async def do_update_widget(
     widget.privacy_notice_url = str(body.privacy_notice_url) if body.privacy_notice_url else None
     widget.updated_at = now
     await db.flush()
+    if widget.analytics_enabled:  # the banner's words exist before anyone is asked (the consent proof cites them)
+        agent = await agents_service.access_agent(db, scope, agent_id)
+        await consent.text_to_show(db, runtime, scope, "analytics", agent.languages)
     await audit.record_in_scope(
         db,
         runtime.clock,
@@ -168,7 +176,12 @@ async def open_widget(
     return WidgetContext(scope, agent, widget, await repo.organization_name(db, scope))
 
 
-def config(runtime: Runtime, ctx: WidgetContext) -> WidgetConfigOut:
+async def config(db: AsyncSession, runtime: Runtime, ctx: WidgetContext) -> WidgetConfigOut:
+    shown = None
+    if ctx.widget.analytics_enabled:
+        text = await consent.find_text_to_show(db, ctx.scope, "analytics", ctx.agent.languages)
+        if text is not None:
+            shown = ConsentTextOut(id=text.id, language=text.language, version=text.version, body=text.body)
     return WidgetConfigOut(
         agent_name=ctx.agent.name,
         organization_name=ctx.organization_name,
@@ -178,6 +191,7 @@ def config(runtime: Runtime, ctx: WidgetContext) -> WidgetConfigOut:
         analytics_consent_required=ctx.widget.analytics_enabled,
         privacy_notice_url=ctx.widget.privacy_notice_url,
         max_message_chars=runtime.settings.widget_max_message_chars,
+        analytics_consent_text=shown,
     )
 
 
@@ -268,11 +282,16 @@ async def export(db: AsyncSession, runtime: Runtime, ctx: WidgetContext, visitor
         conversation_id=conversation_id,
         started_at=started,
         messages=messages,
-        consents=[
-            ConsentOut(purpose=c.purpose, granted=c.granted, created_at=c.created_at)
-            for c in await repo.consents(db, ctx.scope, visitor_id)
-        ],
+        consents=await _consents(db, ctx, visitor_id),
     )
+
+
+async def _consents(db: AsyncSession, ctx: WidgetContext, visitor_id: str) -> list[ConsentOut]:
+    found = await conversations_repo.identifier(db, ctx.scope, IDENTIFIER_KIND, visitor_id)
+    if found is None:
+        return []
+    events = (await consent_proof.proof(db, ctx.scope, found.contact_id))["events"]
+    return [ConsentOut(purpose=e["purpose"], granted=e["granted"], created_at=e["occurred_at"]) for e in events]
 
 
 async def erase(db: AsyncSession, runtime: Runtime, ctx: WidgetContext, visitor_id: str) -> int:
@@ -287,22 +306,48 @@ async def erase(db: AsyncSession, runtime: Runtime, ctx: WidgetContext, visitor_
 
 
 async def record_consent(
-    db: AsyncSession, runtime: Runtime, ctx: WidgetContext, visitor_id: str, *, purpose: str, granted: bool
+    db: AsyncSession,
+    runtime: Runtime,
+    ctx: WidgetContext,
+    visitor_id: str,
+    *,
+    purpose: str,
+    granted: bool,
+    text_id: str | None = None,
+    control: str = "banner",
 ) -> ConsentOut:
-    record = ConsentRecord(
-        id=new_id("cns"),
-        org_id=ctx.scope.org_id,
-        agent_id=ctx.agent.id,
-        subject=visitor_id,
+    """The visitor's choice, into the consent ledger. The visitor becomes a contact (the ledger is per person);
+    a grant cites the text the banner showed, the current one unless the browser says which."""
+    contact = await conversations.contact_for(db, runtime, ctx.scope, IDENTIFIER_KIND, visitor_id)
+    if granted and text_id is None:
+        text_id = (await consent.text_to_show(db, runtime, ctx.scope, purpose, ctx.agent.languages)).id
+    event = await consent.do_record(
+        db,
+        runtime,
+        ctx.scope,
+        contact_id=contact.id,
         purpose=purpose,
         granted=granted,
-        source=CHANNEL,
-        notice_version=ctx.widget.updated_at.isoformat(),
-        created_at=runtime.clock.now(),
+        channel=CHANNEL,
+        text_id=text_id,
+        evidence={"kind": control, "choice": "accept" if granted else "decline", "agent_id": ctx.agent.id},
     )
-    db.add(record)
-    await db.flush()
-    return ConsentOut(purpose=purpose, granted=granted, created_at=record.created_at)
+    return ConsentOut(purpose=purpose, granted=granted, created_at=event.occurred_at)
+
+
+async def count_analytics(runtime: Runtime, ctx: WidgetContext, visitor_id: str, metric: str) -> None:
+    """One more `metric` in today's totals, if the widget asks for analytics and this visitor said yes. The check
+    reads; only a consenting visitor's turn opens a write."""
+    if not ctx.widget.analytics_enabled:
+        return
+    async with scoped_unit_of_work(runtime.sessionmaker, ctx.scope, write=False) as db:
+        found = await conversations_repo.identifier(db, ctx.scope, IDENTIFIER_KIND, visitor_id)
+        if found is None or not await consent.allows(db, ctx.scope, found.contact_id, "analytics"):
+            return
+    async with scoped_unit_of_work(runtime.sessionmaker, ctx.scope) as db:
+        await consent_analytics.count_if_consented(
+            db, runtime, ctx.scope, agent_id=ctx.agent.id, contact_id=found.contact_id, metric=metric
+        )
 
 
 async def _conversation_of(runtime: Runtime, ctx: WidgetContext, visitor_id: str, request: RequestInfo) -> str:
@@ -327,6 +372,7 @@ async def turn(
     """One visitor message through the engine, as widget events: `typing`, `delta`s as the reply streams, the
     settled `message`, then `done` (with `handed_off` when a person has the conversation and the AI is silent)."""
     conversation_id = await _conversation_of(runtime, ctx, visitor_id, request)
+    await count_analytics(runtime, ctx, visitor_id, "messages")
     yield {"type": "conversation", "conversation_id": conversation_id}
     yield {"type": "typing"}
     reply: Reply | None = None

@@ -177,7 +177,7 @@ async def test_consent_choices_are_recorded_in_the_ledger(client, runtime: Runti
     visitor = await new_visitor(client, agent)
     await client.post(f"{agent.api}/consent", json={"granted": True}, headers=visitor)
     await client.post(f"{agent.api}/consent", json={"granted": False}, headers=visitor)
-    granted = await raw_scalars(runtime, agent.org_id, "SELECT granted FROM consent_records ORDER BY created_at, id")
+    granted = await raw_scalars(runtime, agent.org_id, "SELECT granted FROM consent_events ORDER BY occurred_at, id")
     assert [bool(g) for g in granted] == [True, False]
 
 

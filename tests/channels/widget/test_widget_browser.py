@@ -279,7 +279,7 @@ async def test_consent_is_asked_once_and_the_conversation_follows_into_another_t
     await expect(banner).to_be_hidden()
     await _ask(first, QUESTION)  # the chat works the same after declining
     await expect(first.locator(f"{WIDGET} .msg.assistant", has_text=ANSWER)).to_be_visible()
-    granted = await raw_scalars(runtime, site.agent.org_id, "SELECT granted FROM consent_records")
+    granted = await raw_scalars(runtime, site.agent.org_id, "SELECT granted FROM consent_events")
     assert [bool(g) for g in granted] == [False]
 
     second = await context.new_page()

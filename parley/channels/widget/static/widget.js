@@ -27,7 +27,7 @@
       deleted: "The conversation was deleted.", ageQ: "Are you {age} or older?", yes: "Yes", no: "No",
       ageNo: "Sorry, this chat is only for people aged {age} or over.",
       consentQ: "May we use anonymous analytics to improve this chat? The chat works the same either way.",
-      accept: "Accept", decline: "Decline", error: "Something went wrong. Please try again.",
+      accept: "Accept", decline: "Decline", withdraw: "Withdraw analytics consent", withdrawn: "Analytics consent withdrawn.", error: "Something went wrong. Please try again.",
       offline: "Cannot reach the chat right now. Please try again.", you: "You", bot: "Assistant", staff: "Team",
     },
     fr: {
@@ -41,7 +41,7 @@
       ageQ: "Avez-vous {age} ans ou plus ?", yes: "Oui", no: "Non",
       ageNo: "Désolé, cette discussion est réservée aux personnes de {age} ans ou plus.",
       consentQ: "Pouvons-nous utiliser des statistiques anonymes pour améliorer cette discussion ? Elle fonctionne de la même façon dans les deux cas.",
-      accept: "Accepter", decline: "Refuser", error: "Une erreur s'est produite. Veuillez réessayer.",
+      accept: "Accepter", decline: "Refuser", withdraw: "Retirer mon consentement aux statistiques", withdrawn: "Consentement aux statistiques retiré.", error: "Une erreur s'est produite. Veuillez réessayer.",
       offline: "La discussion est injoignable pour le moment. Veuillez réessayer.", you: "Vous",
       bot: "Assistant", staff: "Équipe",
     },
@@ -54,7 +54,7 @@
       deleted: "تم حذف المحادثة.", ageQ: "هل عمرك {age} سنة أو أكثر؟", yes: "نعم", no: "لا",
       ageNo: "عذرًا، هذه المحادثة مخصصة لمن تبلغ أعمارهم {age} سنة أو أكثر.",
       consentQ: "هل تسمح باستخدام إحصاءات مجهولة الهوية لتحسين هذه المحادثة؟ تعمل المحادثة بالطريقة نفسها في الحالتين.",
-      accept: "موافق", decline: "رفض", error: "حدث خطأ ما. يرجى المحاولة مرة أخرى.",
+      accept: "موافق", decline: "رفض", withdraw: "سحب الموافقة على الإحصاءات", withdrawn: "تم سحب الموافقة على الإحصاءات.", error: "حدث خطأ ما. يرجى المحاولة مرة أخرى.",
       offline: "تعذر الوصول إلى المحادثة الآن. يرجى المحاولة مرة أخرى.", you: "أنت", bot: "المساعد",
       staff: "الفريق",
     },
@@ -373,12 +373,14 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
       save({ consent: granted ? "granted" : "declined" });
       try {
         await ensureVisitor();
-        await request("POST", "/consent", { purpose: "analytics", granted });
+        // The server records which text was shown: the one /config sent (the consent ledger cites it).
+        const shown = config.analytics_consent_text;
+        await request("POST", "/consent", { purpose: "analytics", granted, text_id: granted && shown ? shown.id : null });
       } catch { /* the choice is kept locally and sent again next time */ save({ consent: null }); }
       input.focus();
     };
     banner.replaceChildren(
-      el("p", { text: t("consentQ") }),
+      el("p", { text: config.analytics_consent_text ? config.analytics_consent_text.body : t("consentQ") }),
       el("button", { class: "primary", type: "button", text: t("accept"), onclick: () => choose(true) }),
       el("button", { class: "secondary", type: "button", text: t("decline"), onclick: () => choose(false) }),
     );
@@ -409,7 +411,18 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
         del.disabled = true;
       } catch (e) { status.textContent = e.message; }
     });
-    showView(...items, download, del, status);
+    const extra = [];
+    if (saved.consent === "granted" && saved.visitor) {  // withdrawing is as easy as granting: one click
+      extra.push(el("button", { class: "secondary", type: "button", text: t("withdraw"), onclick: async (ev) => {
+        try {
+          await request("DELETE", "/consent/analytics");
+          save({ consent: "declined" });
+          ev.target.disabled = true;
+          status.textContent = t("withdrawn");
+        } catch (e) { status.textContent = e.message; }
+      } }));
+    }
+    showView(...items, download, del, ...extra, status);
   };
 
   const loadHistory = async () => {
