@@ -34,6 +34,12 @@
       setTimeout(() => { button.textContent = label; }, 2000);
     });
   }
+  // Destructive forms ask first: <form data-confirm="…">.
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
   // Move focus to the first invalid field so keyboard and screen-reader users land on the problem.
   const invalid = document.querySelector("[aria-invalid='true']");
   if (invalid) invalid.focus();
