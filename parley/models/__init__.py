@@ -6,7 +6,7 @@ from parley.models.audit_event import AuditEvent
 from parley.models.breach import Breach, BreachOrganization
 from parley.models.consent import ConsentEvent, ConsentText, SubprocessorSnapshot, WidgetAnalyticsDaily
 from parley.models.contact import Contact, ContactIdentifier
-from parley.models.conversation import Conversation, Message
+from parley.models.conversation import Conversation, ConversationNote, Message
 from parley.models.knowledge import Chunk, Document, KnowledgeBase
 from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
@@ -31,6 +31,7 @@ __all__ = [
     "Contact",
     "ContactIdentifier",
     "Conversation",
+    "ConversationNote",
     "Document",
     "Invitation",
     "KnowledgeBase",

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.consent.proof import export_section as consent_export_section
 from parley.conversations import repository as conversations_repo
+from parley.conversations.inbox import read_notes
 from parley.conversations.service import open_body
 from parley.kit.errors import NotFound
 from parley.models import Contact, ContactIdentifier, Conversation, Organization
@@ -170,6 +171,15 @@ async def _conversations(
             "started_at": _iso(conversation.created_at),
             "last_message_at": _iso(conversation.last_message_at),
             "messages": messages,
+            # Staff's internal notes are about the person too (dashboard inbox).
+            "staff_notes": [
+                {
+                    "text": None if text is None else mask.apply(text),
+                    "erased": text is None,
+                    "written_at": _iso(note.created_at),
+                }
+                for note, text in await read_notes(db, runtime, scope, conversation.id)
+            ],
         }
 
 
@@ -233,6 +243,11 @@ def _html_conversation(conversation: dict[str, Any]) -> str:
         text = "[erased]" if m["erased"] else m["text"] or ""
         parts.append(f"<li><b>{e(m['from'])}</b> ({e(m['sent_at'])}): {e(text)}</li>")
     parts.append("</ol>\n")
+    notes = conversation.get("staff_notes") or []
+    if notes:
+        parts.append("<h3>Staff notes</h3><ul>")
+        parts.extend(f"<li>({e(n['written_at'])}) {e(n['text'] or '[erased]')}</li>" for n in notes)
+        parts.append("</ul>\n")
     return "\n".join(parts)
 
 
