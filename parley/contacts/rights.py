@@ -72,6 +72,11 @@ async def do_lift_restriction(db: AsyncSession, runtime: Runtime, scope: OrgScop
     return contact
 
 
+async def access(db: AsyncSession, scope: OrgScope, contact_id: str) -> Contact:
+    """The contact, or NotFound (another organisation's contact looks the same as none)."""
+    return await _contact(db, scope, contact_id)
+
+
 async def _contact(db: AsyncSession, scope: OrgScope, contact_id: str) -> Contact:
     contact = await repo.contact(db, scope, contact_id)
     if contact is None:
