@@ -34,6 +34,39 @@
       setTimeout(() => { button.textContent = label; }, 2000);
     });
   }
+  // Destructive forms ask first: <form data-confirm="…">.
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+  // Ingestion status: while documents are being read, poll and update their rows in place.
+  const polled = document.querySelector("table[data-poll]");
+  if (polled) {
+    const status = document.getElementById("poll-status");
+    const tick = async () => {
+      let state;
+      try {
+        state = await (await fetch(polled.dataset.poll, { credentials: "same-origin" })).json();
+      } catch (_) {
+        return setTimeout(tick, 3000);
+      }
+      for (const doc of state.documents) {
+        const row = polled.querySelector(`tr[data-document="${doc.id}"]`);
+        if (!row) continue;
+        const badge = row.querySelector("[data-status]");
+        badge.textContent = doc.status;
+        badge.className = "badge " + ({ ready: "ok", failed: "bad" }[doc.status] || "warn");
+        const error = row.querySelector("[data-error]");
+        error.textContent = doc.error || "";
+        error.hidden = !doc.error;
+        row.querySelector("[data-chunks]").textContent = doc.chunk_count;
+      }
+      if (state.active) setTimeout(tick, 1000);
+      else if (status) status.textContent = "All documents are read.";
+    };
+    setTimeout(tick, 500);
+  }
   // Move focus to the first invalid field so keyboard and screen-reader users land on the problem.
   const invalid = document.querySelector("[aria-invalid='true']");
   if (invalid) invalid.focus();
