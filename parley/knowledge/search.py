@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.kit.db import OFFLOAD_OPTION
+from parley.knowledge import embeddings
 from parley.knowledge.terms import fold, terms
 from parley.knowledge.terms import words as tokenize
 from parley.llm.base import Passage
@@ -38,6 +39,8 @@ from parley.tenancy.scope import OrgScope
 MAX_TERMS = 16
 RARE_BELOW = 2_000  # chunks: a word in fewer is selective enough to drive candidate selection
 CANDIDATE_FACTOR = 20
+HYBRID_POOL_FACTOR = 4  # hybrid: keyword and vector rankings of limit * this many chunks are fused
+RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al., 2009)
 
 _SQLITE_CANDIDATES = text(
     "SELECT c.id, c.document_id, c.heading, c.text, d.title, d.url, f.score, z.sz FROM "
@@ -54,6 +57,11 @@ _SQLITE = text(
     "WHERE chunks_fts MATCH :query AND c.org_id = :org_id AND c.knowledge_base_id IN :kb_ids "
     "ORDER BY bm25(chunks_fts) LIMIT :limit"
 ).bindparams(bindparam("kb_ids", expanding=True))
+
+_BY_ID = text(
+    "SELECT c.id, c.document_id, c.heading, c.text, d.title, d.url FROM chunks c "
+    "JOIN documents d ON d.id = c.document_id WHERE c.org_id = :org_id AND c.id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 
 _POSTGRES = text(
     "SELECT c.id, c.document_id, c.heading, c.text, d.title, d.url, ts_rank_cd(c.search_vector, q) AS score "
@@ -189,6 +197,51 @@ def _varints(data: bytes) -> list[int]:
 
 
 async def search(
+    db: AsyncSession,
+    scope: OrgScope,
+    knowledge_base_ids: list[str],
+    query: str,
+    *,
+    limit: int = 5,
+    dense: bool = False,
+) -> list[Passage]:
+    """The best `limit` passages for `query`. With `dense` (embeddings on and the extra installed), keyword and
+    vector rankings are fused by reciprocal rank: 1 / (RRF_K + rank) summed over the rankings a chunk is in."""
+    if not dense or not knowledge_base_ids or not embeddings.available():
+        return await keyword_search(db, scope, knowledge_base_ids, query, limit=limit)
+    from parley.knowledge.vectors import dense_ranking
+
+    pool = await keyword_search(db, scope, knowledge_base_ids, query, limit=limit * HYBRID_POOL_FACTOR)
+    by_vector = await dense_ranking(
+        db, scope, knowledge_base_ids, query, [p.chunk_id for p in pool], limit * HYBRID_POOL_FACTOR
+    )
+    if not by_vector:
+        return pool[:limit]
+    fused: dict[str, float] = {}
+    for ranking in ([p.chunk_id for p in pool], by_vector):
+        for rank, chunk_id in enumerate(ranking, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+    best = sorted(fused, key=lambda chunk_id: -fused[chunk_id])[:limit]
+    known = {p.chunk_id: p for p in pool}
+    missing = [chunk_id for chunk_id in best if chunk_id not in known]
+    if missing:
+        rows = await db.execute(_BY_ID, {"org_id": scope.org_id, "ids": missing})
+        known.update({r.id: _passage(r, 0.0) for r in rows})
+    return [replace(known[chunk_id], score=fused[chunk_id]) for chunk_id in best if chunk_id in known]
+
+
+def _passage(r: Any, score: float) -> Passage:
+    return Passage(
+        chunk_id=r.id,
+        document_id=r.document_id,
+        title=r.title,
+        text=f"{r.heading}\n{r.text}" if r.heading else r.text,
+        score=score,
+        url=r.url,
+    )
+
+
+async def keyword_search(
     db: AsyncSession, scope: OrgScope, knowledge_base_ids: list[str], query: str, *, limit: int = 5
 ) -> list[Passage]:
     postgres = db.get_bind().dialect.name == "postgresql"
@@ -216,17 +269,7 @@ async def search(
             # few: every match of the OR of the kept words, filtered by scope.
             params["query"] = fallback
             rows = list(await db.execute(_SQLITE, params, execution_options=options))
-    return [
-        Passage(
-            chunk_id=r.id,
-            document_id=r.document_id,
-            title=r.title,
-            text=f"{r.heading}\n{r.text}" if r.heading else r.text,
-            score=float(r.score),
-            url=r.url,
-        )
-        for r in rows
-    ]
+    return [_passage(r, float(r.score)) for r in rows]
 
 
 def _rerank(candidates: list[Any], boost: list[Term], stats: Statistics) -> list[Any]:

@@ -6,7 +6,7 @@ from parley.models.audit_event import AuditEvent
 from parley.models.breach import Breach, BreachOrganization
 from parley.models.contact import Contact, ContactIdentifier
 from parley.models.conversation import Conversation, Message
-from parley.models.knowledge import Chunk, Document, KnowledgeBase
+from parley.models.knowledge import Chunk, ChunkEmbedding, Document, KnowledgeBase
 from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
 from parley.models.organization import Organization
@@ -24,6 +24,7 @@ __all__ = [
     "Breach",
     "BreachOrganization",
     "Chunk",
+    "ChunkEmbedding",  # search: dense vectors
     "ConsentRecord",
     "Contact",
     "ContactIdentifier",
