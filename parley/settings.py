@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     knowledge_fetch_allow_private: bool = False
     # Uploads (knowledge documents) may exceed max_body_bytes up to this size.
     max_upload_bytes: int = Field(default=21 * 1024 * 1024, ge=1024)
+    # Dense embeddings for hybrid retrieval (extra parley[embeddings]): "minilm" runs all-MiniLM-L6-v2 locally;
+    # the worker embeds chunks and search fuses keyword and vector ranks. "off": keyword search only.
+    embeddings: Literal["off", "minilm"] = "off"
 
     # ISO 3166 region whose national phone formats PII redaction recognises (international ones always are).
     phone_region: str = Field(default="", pattern=r"^([A-Z]{2})?$")

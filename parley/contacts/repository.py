@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.models import Agent, ConsentRecord, Contact, ContactIdentifier, Conversation
+from parley.models import Agent, ConsentEvent, Contact, ContactIdentifier, Conversation
 from parley.tenancy.scope import OrgScope
 
 LIKE_ESCAPE = "\\"
@@ -110,13 +110,12 @@ async def conversations(
     return [(conversation, name) for conversation, name in result]
 
 
-async def consent_records(db: AsyncSession, scope: OrgScope, subjects: list[str]) -> list[ConsentRecord]:
-    if not subjects:
-        return []
+async def consent_events(db: AsyncSession, scope: OrgScope, contact_id: str) -> list[ConsentEvent]:
+    """The contact's consent choices from the consent ledger, oldest first."""
     return list(
         await db.scalars(
-            select(ConsentRecord)
-            .where(ConsentRecord.org_id == scope.org_id, ConsentRecord.subject.in_(subjects))
-            .order_by(ConsentRecord.created_at, ConsentRecord.id)
+            select(ConsentEvent)
+            .where(ConsentEvent.org_id == scope.org_id, ConsentEvent.contact_id == contact_id)
+            .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
         )
     )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.contacts import repository as repo
 from parley.contacts.repository import ContactRow
 from parley.kit.errors import NotFound
-from parley.models import ConsentRecord, Contact, ContactIdentifier, Conversation
+from parley.models import ConsentEvent, Contact, ContactIdentifier, Conversation
 from parley.privacy import audit
 from parley.runtime import Runtime
 from parley.tenancy.permissions import Permission
@@ -22,7 +22,6 @@ MAX_QUERY_LENGTH = 200
 MAX_CONVERSATIONS_SHOWN = 200
 # The identifier kinds whose values are the subjects of the consent ledger (the widget banner records the
 # visitor id of whoever chose).
-CONSENT_SUBJECT_KINDS = frozenset({"visitor"})
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class ConsentState:
     granted: bool
     at: datetime
     source: str
-    notice_version: str | None
+    text_id: str | None  # the consent text shown (consent ledger)
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class ContactDetail:
     identifiers: list[ContactIdentifier]
     conversations: list[tuple[Conversation, str | None]]
     consent: list[ConsentState]
-    consent_history: list[ConsentRecord]
+    consent_history: list[ConsentEvent]
 
 
 async def list_contacts(
@@ -75,7 +74,7 @@ async def view_contact(db: AsyncSession, runtime: Runtime, scope: OrgScope, cont
     if contact is None:
         raise NotFound("contact not found")
     identifiers = await repo.identifiers(db, scope, contact_id)
-    history = await repo.consent_records(db, scope, [i.value for i in identifiers if i.kind in CONSENT_SUBJECT_KINDS])
+    history = await repo.consent_events(db, scope, contact_id)
     await audit.record_in_scope(db, runtime.clock, scope, "contact.viewed", target_type="contact", target_id=contact_id)
     return ContactDetail(
         contact=contact,
@@ -86,11 +85,11 @@ async def view_contact(db: AsyncSession, runtime: Runtime, scope: OrgScope, cont
     )
 
 
-def current_consent(history: list[ConsentRecord]) -> list[ConsentState]:
-    latest: dict[str, ConsentRecord] = {}
+def current_consent(history: list[ConsentEvent]) -> list[ConsentState]:
+    latest: dict[str, ConsentEvent] = {}
     for record in history:  # oldest first, so the last one seen per purpose is the current choice
         latest[record.purpose] = record
     return [
-        ConsentState(r.purpose, r.granted, r.created_at, r.source, r.notice_version)
+        ConsentState(r.purpose, r.granted, r.occurred_at, r.channel, r.text_id)
         for r in sorted(latest.values(), key=lambda r: r.purpose)
     ]

@@ -122,7 +122,9 @@ async def stream_turn(
     """Yields text deltas as they come, then the settled `Reply`."""
     language = lang.detect(message, fallback=(agent.languages or ["en"])[0])
     kb_ids = (await agents_repo.knowledge_base_ids(db, scope, [agent.id]))[agent.id]
-    passages = await search.search(db, scope, kb_ids, message, limit=PASSAGES)
+    passages = await search.search(
+        db, scope, kb_ids, message, limit=PASSAGES, dense=runtime.settings.embeddings != "off"
+    )
     reply = Reply(language=language, provider=agent.provider, model=agent.model)
     messages = [
         ChatMessage("system", prompt.system_prompt(agent, passages, language)),

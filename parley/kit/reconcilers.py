@@ -31,6 +31,7 @@ def registered() -> list[Reconciler]:
     from parley.auth.tasks import purge_expired_credentials
     from parley.conversations.tasks import answer_unhandled
     from parley.knowledge.tasks import ingest_pending
+    from parley.knowledge.vectors import embed_missing  # search: dense embeddings
     from parley.outbox.tasks import deliver_outbox
     from parley.privacy.tasks import delete_due_accounts, enforce_retention
     from parley.rights.tasks import delete_expired_exports, flag_deadlines  # data-subject requests
@@ -38,6 +39,7 @@ def registered() -> list[Reconciler]:
     return [
         Reconciler("auth.purge_expired_credentials", purge_expired_credentials),
         Reconciler("knowledge.ingest_pending", ingest_pending),
+        Reconciler("knowledge.embed_missing", embed_missing),  # search: dense embeddings
         Reconciler("conversations.answer_unhandled", answer_unhandled),
         Reconciler("privacy.enforce_retention", enforce_retention),
         Reconciler("privacy.delete_due_accounts", delete_due_accounts),

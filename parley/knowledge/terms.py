@@ -28,6 +28,8 @@ STOPWORDS = frozenset(
 
 def fold(text: str) -> str:
     """Lower case without diacritics (é → e); Arabic letters are kept, their short-vowel marks dropped."""
+    if text.isascii():  # nothing to decompose: skip the per-character pass (search re-reads candidate texts)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

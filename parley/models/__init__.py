@@ -7,7 +7,7 @@ from parley.models.breach import Breach, BreachOrganization
 from parley.models.consent import ConsentEvent, ConsentText, SubprocessorSnapshot, WidgetAnalyticsDaily
 from parley.models.contact import Contact, ContactIdentifier
 from parley.models.conversation import Conversation, ConversationNote, Message
-from parley.models.knowledge import Chunk, Document, KnowledgeBase
+from parley.models.knowledge import Chunk, ChunkEmbedding, Document, KnowledgeBase
 from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
 from parley.models.organization import Organization
@@ -26,6 +26,7 @@ __all__ = [
     "Breach",
     "BreachOrganization",
     "Chunk",
+    "ChunkEmbedding",
     "ConsentEvent",
     "ConsentText",
     "Contact",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.kit.db import Base, UTCDateTime
@@ -68,3 +68,21 @@ class Chunk(Base):
     ordinal: Mapped[int] = mapped_column(Integer, info=system())
     heading: Mapped[str | None] = mapped_column(String(500), info=system())
     text: Mapped[str] = mapped_column(Text, info=system(note="knowledge-base content written by the business"))
+
+
+class ChunkEmbedding(Base):
+    """A chunk's dense vector (float32, little-endian) for hybrid retrieval, computed by the worker
+    (`knowledge.embed_missing`). Deleted with its chunk, so with its document."""
+
+    __tablename__ = "chunk_embeddings"
+
+    chunk_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True, info=system()
+    )
+    org_id: Mapped[str] = org_id_column()
+    knowledge_base_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True, info=system())
+    model: Mapped[str] = mapped_column(String(64), info=system())
+    vector: Mapped[bytes] = mapped_column(
+        LargeBinary, info=system(note="derived from the business's knowledge-base content")
+    )
+    created_at: Mapped[datetime] = created_at_column()

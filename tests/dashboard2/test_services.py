@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from parley.consent import service as consent_service
 from parley.contacts import rights, service
 from parley.kit.db import unit_of_work
 from parley.kit.errors import InvalidField, NotFound
 from parley.kit.ids import new_id
-from parley.models import ConsentRecord
 from parley.runtime import Runtime
 from parley.tenancy import platform
 from parley.usage import service as usage
@@ -54,10 +54,13 @@ async def test_a_contact_page_shows_identifiers_conversations_and_current_consen
 
         db.add(ContactIdentifier(id=new_id("cid"), org_id=org.id, contact_id=contact_id, kind="visitor",
                                  value="vis_abc", created_at=runtime.clock.now()))  # fmt: skip
-        for granted, later in ((True, 0), (False, 5)):
-            db.add(ConsentRecord(id=new_id("cns"), org_id=org.id, subject="vis_abc", purpose="analytics",
-                                 granted=granted, source="widget", notice_version="v1",
-                                 created_at=runtime.clock.now() + timedelta(minutes=later)))  # fmt: skip
+        text = await consent_service.do_add_text(db, runtime, scope, purpose="analytics", language="en",
+                                                 body="May we count your visit, anonymously?")  # fmt: skip
+        await consent_service.do_record(db, runtime, scope, contact_id=contact_id, purpose="analytics",
+                                        granted=True, channel="widget", text_id=text.id)  # fmt: skip
+        runtime.clock.advance(minutes=5)  # type: ignore[attr-defined]
+        await consent_service.do_record(db, runtime, scope, contact_id=contact_id, purpose="analytics",
+                                        granted=False, channel="widget")  # fmt: skip
     async with unit_of_work(runtime.sessionmaker) as db:
         scope = await platform.system_scope(db, org.id, ACTOR)
         detail = await service.view_contact(db, runtime, scope, contact_id)

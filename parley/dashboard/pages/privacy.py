@@ -17,7 +17,7 @@ from parley.dashboard.forms import validate
 from parley.dashboard.registry import NavItem, Page
 from parley.dashboard.web import org_url, redirect, render
 from parley.kit.schemas import RequestBody
-from parley.models import AgentWidget, ConsentRecord, Organization
+from parley.models import AgentWidget, ConsentEvent, Organization
 from parley.privacy import audit, deletion, notice, verify
 from parley.privacy.retention import MAX_RETENTION_DAYS, RETENTION_CLASSES
 from parley.tenancy.permissions import Permission
@@ -42,9 +42,9 @@ async def _centre(request: Request, ctx: OrgPageDep, db: Db, runtime: RuntimeDep
     org = await db.get(Organization, ctx.org_id)
     assert org is not None
     consent = await db.execute(
-        select(ConsentRecord.purpose, ConsentRecord.granted, func.count())
-        .where(ConsentRecord.org_id == ctx.org_id)
-        .group_by(ConsentRecord.purpose, ConsentRecord.granted)
+        select(ConsentEvent.purpose, ConsentEvent.granted, func.count())
+        .where(ConsentEvent.org_id == ctx.org_id)
+        .group_by(ConsentEvent.purpose, ConsentEvent.granted)
     )
     analytics_widgets = await db.scalar(
         select(func.count()).where(AgentWidget.org_id == ctx.org_id, AgentWidget.analytics_enabled.is_(True))
