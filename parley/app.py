@@ -13,6 +13,9 @@ from starlette.types import ASGIApp
 from parley import __version__
 from parley.agents.api import router as agents_router
 from parley.auth.api import router as auth_router
+from parley.channels.messaging.api import router as channels_router  # messaging channels
+from parley.channels.twilio.api import router as twilio_router  # messaging channels
+from parley.channels.whatsapp.api import router as whatsapp_router  # messaging channels
 from parley.channels.widget.api import install as install_widget
 from parley.consent.api import router as consent_router
 from parley.conversations.api import router as conversations_router
@@ -108,6 +111,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         rights_router,  # data-subject requests (staff)
         rights_public_router,  # data-subject requests (public page, widget)
         consent_router,  # consent branch
+        channels_router,  # messaging channels
+        whatsapp_router,  # messaging channels
+        twilio_router,  # messaging channels
     ):
         app.include_router(router)
     install_widget(app)

@@ -94,6 +94,19 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
         consent_text = await owner.post(  # consent branch
             f"{base}/consent/texts", json={"purpose": "marketing", "language": "en", "body": "News?"}, headers=csrf
         )
+        # Messaging channels: a WhatsApp connection of the victim's agent.
+        channel = await owner.post(
+            f"{base}/channels",
+            json={
+                "kind": "whatsapp",
+                "agent_id": agent["id"],
+                "name": "WhatsApp",
+                "config": {"phone_number_id": "1065"},
+                "secrets": {"access_token": "t", "app_secret": "s", "verify_token": "v"},
+            },
+            headers=csrf,
+        )
+        assert channel.status_code == 201, channel.text
     owner_client_ids["invitation_id"] = invitation.json()["id"]
     owner_client_ids["member_id"] = next(m["id"] for m in members.json() if m["role"] == "agent")
     owner_client_ids["knowledge_base_id"] = kb["id"]
@@ -105,6 +118,7 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
     owner_client_ids["request_id"] = privacy_request.json()["id"]
     owner_client_ids["org"] = org.id  # public pages name the organisation by slug or id
     owner_client_ids["text_id"] = consent_text.json()["id"]
+    owner_client_ids["connection_id"] = channel.json()["id"]
     return owner_client_ids
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.channels.messaging import channel_privacy
 from parley.consent.proof import erase_section as erase_consent_proof
 from parley.kit.errors import NotFound
 from parley.models import (
@@ -57,6 +58,7 @@ async def erase_contact(runtime: Runtime, scope: OrgScope, contact_id: str) -> E
         conversations = int(await db.scalar(select(func.count()).select_from(conversation_ids.subquery())) or 0)
         messages = await delete_messages(db, Message.conversation_id.in_(conversation_ids))
         await _erase_traces(db, runtime, scope, contact_id)
+        await channel_privacy.erase(db, runtime, scope, [contact_id])
         await db.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
         await db.execute(delete(Contact).where(Contact.org_id == scope.org_id, Contact.id == contact_id))
         await erase_consent_proof(db, runtime, scope, contact_id)  # consent branch: kept as pseudonymised proof
