@@ -120,7 +120,7 @@ async def write_archive(
             "index.html: the same, to read.\nfiles/: your files (uploads, recordings), if any.\n",
         )
         for name, path in files:
-            archive.write(path, f"files/{name}")
+            archive.write(path, f"files/{name}", compress_type=zipfile.ZIP_STORED)  # media is compressed already
     await audit.record_in_scope(
         db,
         runtime.clock,
