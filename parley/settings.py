@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     rights_code_attempts: int = Field(default=5, ge=1, le=10)
     rights_codes_per_identifier_hour: int = Field(default=3, ge=1)
     rights_codes_per_ip_hour: int = Field(default=10, ge=1)
+    # SMS for one-time codes (parley/rights/sms.py): Twilio; empty means codes by SMS are not offered.
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str = ""
+    twilio_api_base_url: str = ""
 
     log_level: str = "INFO"
     log_json: bool = True
