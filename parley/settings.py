@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     whatsapp_graph_url: str = "https://graph.facebook.com"
     whatsapp_graph_version: str = "v21.0"
     twilio_api_base: str = ""  # empty: Twilio's own API (api.twilio.com)
+    # SMS for one-time codes of data-subject requests (parley/rights/sms.py), sent through Twilio from the
+    # platform's own account (twilio_api_base above applies); empty means codes by SMS are not offered.
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str = ""
 
     log_level: str = "INFO"
     log_json: bool = True

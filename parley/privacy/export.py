@@ -27,8 +27,10 @@ import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
+import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +40,7 @@ from parley.conversations import repository as conversations_repo
 from parley.conversations.inbox import read_notes
 from parley.conversations.service import open_body
 from parley.kit.errors import NotFound
-from parley.models import Contact, ContactIdentifier, Conversation, Organization
+from parley.models import Contact, ContactIdentifier, Conversation, Organization, PrivacyRequest
 from parley.privacy import audit
 from parley.privacy.keys import Erased, keyring
 from parley.privacy.masking import ThirdPartyMask
@@ -98,6 +100,7 @@ async def write_archive(
     mask = ThirdPartyMask([i.value for i in identifiers])
     files = list(person_files(runtime.settings, scope.org_id, contact.id))
     head["files"] = [{"name": name, "path": f"files/{name}", "bytes": path.stat().st_size} for name, path in files]
+    head["requests"] = await _requests(db, scope, contact.id)
     conversations = messages = 0
     with (
         zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive,
@@ -126,8 +129,8 @@ async def write_archive(
             "consents.json, consents.html: every consent choice you made, with the text you were shown.\n"
             "files/: your files (uploads, recordings), if any.\n",
         )
-        for name, path in files:
-            archive.write(path, f"files/{name}")
+        for name, path in files:  # copied in a worker thread: tens of megabytes must not block the event loop
+            await anyio.to_thread.run_sync(_store, archive, path, f"files/{name}")
         # The proof of every consent choice the person made (consents.json, consents.html).
         for name, content in (await consent_export_section(db, scope, contact.id)).items():
             archive.writestr(name, content)
@@ -141,6 +144,30 @@ async def write_archive(
         details={"conversations": conversations, "messages": messages, "files": len(files)},
     )
     return Exported(conversations, messages, len(files), mask.masked)
+
+
+def _store(archive: zipfile.ZipFile, path: Path, name: str) -> None:
+    archive.write(path, name, compress_type=zipfile.ZIP_STORED)  # media are compressed already
+
+
+async def _requests(db: AsyncSession, scope: OrgScope, contact_id: str) -> list[dict[str, Any]]:
+    """The person's own data-subject requests (what they asked, and what became of it)."""
+    rows = await db.scalars(
+        select(PrivacyRequest)
+        .where(PrivacyRequest.org_id == scope.org_id, PrivacyRequest.contact_id == contact_id)
+        .order_by(PrivacyRequest.received_at, PrivacyRequest.id)
+    )
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "status": r.status,
+            "received_at": _iso(r.received_at),
+            "due_at": _iso(r.extended_due_at or r.due_at),
+            "details": r.details,
+        }
+        for r in rows
+    ]
 
 
 async def _conversations(

@@ -23,6 +23,7 @@ from parley.models import PrivacyChallenge
 from parley.outbox.service import enqueue_email
 from parley.privacy.erasure import pseudonym
 from parley.rights import repository as repo
+from parley.rights.sms import sms_sender
 from parley.runtime import Runtime
 from parley.tenancy.scope import OrgScope
 
@@ -87,8 +88,12 @@ async def do_send_code(
         await enqueue_email(
             db, runtime.clock, org_id=scope.org_id, to=value, subject="Your confirmation code", text=text
         )
-    else:  # SMS needs a provider (SmsSender); none ships yet, so the form offers e-mail only
-        raise InvalidField("body.channel", "codes by SMS are not available on this server; use e-mail")
+        return challenge
+    sender = sms_sender(settings)
+    if sender is None:
+        raise InvalidField("body.channel", "codes by SMS are not available here; use e-mail")
+    # Sent before the commit: a failure rolls the challenge back (a code nobody can use is never stored).
+    await sender.send(value, text)
     return challenge
 
 

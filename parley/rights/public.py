@@ -81,7 +81,10 @@ async def _confirm(runtime: Runtime, scope: OrgScope, body: ConfirmIn) -> Receip
         raise InvalidField("body.code", "wrong code")
     value = challenges.normalise(challenge.channel, body.identifier)
     async with scoped_unit_of_work(runtime.sessionmaker, scope) as db:
-        contact = await export.find_contact(db, scope, "email" if challenge.channel == "email" else "phone", value)
+        kinds = ("email",) if challenge.channel == "email" else ("phone", "whatsapp")
+        contact = None
+        for kind in kinds:  # a phone number may be known from SMS or from WhatsApp
+            contact = contact or await export.find_contact(db, scope, kind, value)
         details: dict[str, Any] = {"purposes": body.purposes}
         if body.message:
             details["message"] = body.message

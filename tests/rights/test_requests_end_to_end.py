@@ -98,6 +98,10 @@ async def test_a_person_gets_all_their_data_then_is_erased_everywhere(client, ru
     schema = json.loads(resources.files("parley.privacy").joinpath("export_schema.json").read_text())
     jsonschema.validate(data, schema)
     assert sorted(c["channel"] for c in data["conversations"]) == ["email", "widget"]
+    assert {(r["kind"], r["status"]) for r in data["requests"]} == {
+        ("rectification", "completed"),
+        ("access", "in_progress"),
+    }
     assert {i["kind"] for i in data["person"]["identifiers"]} == {"visitor", "email"}
     texts = "\n".join(m["text"] or "" for c in data["conversations"] for m in c["messages"])
     assert "Zoé Kowalczyk" in texts and "gluten-free" in texts
@@ -128,6 +132,7 @@ async def test_a_person_gets_all_their_data_then_is_erased_everywhere(client, ru
             [p for p in settings.data_dir.rglob("*") if p.is_file() and trace.encode() in p.read_bytes()],
         )
     assert "+33655555555" in dump  # the other customer is untouched
+    assert await raw_scalars(runtime, agent.org_id, "SELECT id FROM privacy_challenges") == []
     other_id = str((await raw_scalars(runtime, agent.org_id, "SELECT contact_id FROM conversations"))[0])
     kept = zipfile.ZipFile(
         io.BytesIO((await client.get(f"{base}/contacts/{other_id}/export", headers=agent.headers)).content)

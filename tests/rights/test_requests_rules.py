@@ -122,3 +122,52 @@ async def test_requests_are_invisible_to_other_organisations(client, runtime: Ru
         json={"challenge_id": sent.json()["challenge_id"], "identifier": email, "code": code},
     )
     assert crossed.status_code == 404
+
+
+async def test_an_objection_to_ai_processing_stops_the_assistant(client, runtime: Runtime):
+    agent = await make_widget_agent(client, runtime)
+    visitor = await new_visitor(client, agent)
+    await client.post(f"{agent.api}/messages", json={"text": QUESTION}, headers=visitor)
+    filed = await client.post(
+        f"{agent.api}/privacy/requests", json={"kind": "objection", "purposes": ["ai_processing"]}, headers=visitor
+    )
+    url = f"/api/v1/orgs/{agent.org_id}/privacy/requests/{filed.json()['request_id']}"
+    done = await client.post(f"{url}/fulfil", json={}, headers=agent.headers)
+    assert done.json()["outcome"] == {"objecting_to": ["ai_processing"], "restricted": True}
+    assert await raw_scalars(runtime, agent.org_id, "SELECT restriction_ground FROM contacts") == ["objection"]
+    again = await client.post(f"{url}/fulfil", json={}, headers=agent.headers)
+    assert again.status_code == 409 and again.json()["error"] == "request_closed"
+
+
+async def test_the_page_works_without_javascript(client, runtime: Runtime):
+    agent = await make_widget_agent(client, runtime)
+    form = f"/privacy/{agent.org_id}/requests/form"
+    email = "form@example.org"
+    step_one = await client.post(form, data={"kind": "erasure", "channel": "email", "identifier": email})
+    assert step_one.status_code == 200 and "We sent a code to form@example.org" in step_one.text
+    challenge_id = step_one.text.split("name=challenge_id value='")[1].split("'")[0]
+    code = (await mails_to(runtime, agent.org_id, email))[-1].split(" is ")[1][:6]
+    wrong = await client.post(form, data={"challenge_id": challenge_id, "identifier": email, "code": "12345"})
+    assert wrong.status_code == 422 and "wrong code" in wrong.text
+    step_two = await client.post(form, data={"challenge_id": challenge_id, "identifier": email, "code": code})
+    assert step_two.status_code == 200 and "Your request is filed" in step_two.text and "2026-02-05" in step_two.text
+    bad = await client.post(form, data={"kind": "erasure", "identifier": "<script>"})
+    assert bad.status_code == 422 and "<script>" not in bad.text
+
+
+async def test_the_download_link_expires_and_the_file_is_deleted(
+    client, runtime: Runtime, clock: FrozenClock, settings
+):
+    agent = await make_widget_agent(client, runtime)
+    visitor = await new_visitor(client, agent)
+    await client.post(f"{agent.api}/messages", json={"text": QUESTION}, headers=visitor)
+    filed = await client.post(f"{agent.api}/privacy/requests", json={"kind": "access"}, headers=visitor)
+    url = f"/api/v1/orgs/{agent.org_id}/privacy/requests/{filed.json()['request_id']}"
+    done = (await client.post(f"{url}/fulfil", json={}, headers=agent.headers)).json()
+    assert done["download_available_until"].startswith("2026-01-12")
+    assert (await client.get(f"{url}/download", headers=agent.headers)).status_code == 200
+    assert list((settings.data_dir / "exports").rglob("*.zip"))
+    clock.advance(days=8)
+    assert (await run_once(runtime))["rights.delete_expired_exports"] == {"exports_deleted": 1}
+    assert list((settings.data_dir / "exports").rglob("*.zip")) == []
+    assert (await client.get(f"{url}/download", headers=agent.headers)).status_code == 404
