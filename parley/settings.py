@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     widget_ip_per_minute: float = Field(default=60.0, gt=0)
     widget_ip_burst: int = Field(default=30, ge=1)
 
+    # Consent branch — who runs this installation, for the record of processing as a processor (GDPR Art. 30(2)),
+    # and where it is hosted (listed as a sub-processor when set; a change notifies organisation owners).
+    operator_name: str = ""
+    operator_contact: str = ""
+    operator_dpo: str = ""
+    hosting_provider: str = ""
+    hosting_location: str = ""
+    hosting_transfer_mechanism: str = ""
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -29,6 +29,7 @@ class Reconciler:
 def registered() -> list[Reconciler]:
     # Imported here so that the kit does not depend on domains at import time.
     from parley.auth.tasks import purge_expired_credentials
+    from parley.consent.subprocessors import reconcile_subprocessors
     from parley.conversations.tasks import answer_unhandled
     from parley.knowledge.tasks import ingest_pending
     from parley.outbox.tasks import deliver_outbox
@@ -40,6 +41,7 @@ def registered() -> list[Reconciler]:
         Reconciler("conversations.answer_unhandled", answer_unhandled),
         Reconciler("privacy.enforce_retention", enforce_retention),
         Reconciler("privacy.delete_due_accounts", delete_due_accounts),
+        Reconciler("consent.subprocessor_changes", reconcile_subprocessors),  # before delivery: same round
         Reconciler("outbox.deliver", deliver_outbox),
     ]
 
