@@ -355,6 +355,39 @@ def privacy_sweep(
     _with_runtime(work)
 
 
+@privacy_app.command("record")
+def privacy_record(
+    org: Annotated[str, typer.Option(help="Organisation id or slug.")],
+    output: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
+    role: Annotated[str, typer.Option(help="controller (Art. 30(1)) or processor (Art. 30(2)).")] = "controller",
+) -> None:
+    """Print the record of processing activities of an organisation, generated from the live configuration."""
+    import json
+
+    from sqlalchemy import or_, select
+
+    from parley.consent import records
+    from parley.models import Organization
+    from parley.privacy.notice import as_csv
+    from parley.tenancy import platform
+
+    if output not in ("json", "csv") or role not in ("controller", "processor"):
+        raise _fail("--format is json or csv; --role is controller or processor")
+
+    async def work(runtime: Runtime) -> None:
+        async with unit_of_work(runtime.sessionmaker, write=False) as db:
+            org_id = await db.scalar(
+                select(Organization.id).where(or_(Organization.id == org, Organization.slug == org))
+            )
+            if org_id is None:
+                raise _fail(f"no organisation {org}")
+            scope = await platform.system_scope(db, org_id, CLI_ACTOR)
+            rows = await records.record(db, runtime, scope, role)
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False) if output == "json" else as_csv(rows), nl=False)
+
+    _run_checked(work)
+
+
 @keys_app.command("rotate-master")
 def keys_rotate_master() -> None:
     """Re-wrap every organisation key under the current master key (PARLEY_MASTER_KEY), while serving.

@@ -139,6 +139,14 @@ class Settings(BaseSettings):
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str = ""
+    # Consent branch — who runs this installation, for the record of processing as a processor (GDPR Art. 30(2)),
+    # and where it is hosted (listed as a sub-processor when set; a change notifies organisation owners).
+    operator_name: str = ""
+    operator_contact: str = ""
+    operator_dpo: str = ""
+    hosting_provider: str = ""
+    hosting_location: str = ""
+    hosting_transfer_mechanism: str = ""
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -3,7 +3,7 @@ is the latest event, read through `ix_consent_events_current` (one index seek, n
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.models import ConsentEvent, ConsentText
@@ -24,17 +24,24 @@ async def latest_event(db: AsyncSession, scope: OrgScope, contact_id: str, purpo
     return found
 
 
+# Built once: `allows()` sits on hot paths (every widget turn with analytics, every voice turn), and building the
+# statement costs more than the index seek it runs (see bench/consent.py).
+_LATEST_GRANTED = (
+    select(ConsentEvent.granted)
+    .where(
+        ConsentEvent.org_id == bindparam("org_id"),
+        ConsentEvent.contact_id == bindparam("contact_id"),
+        ConsentEvent.purpose == bindparam("purpose"),
+    )
+    .order_by(ConsentEvent.occurred_at.desc())
+    .limit(1)
+)
+
+
 async def latest_granted(db: AsyncSession, scope: OrgScope, contact_id: str, purpose: str) -> bool | None:
     """Only the flag: what `allows()` needs, without loading the row."""
     granted: bool | None = await db.scalar(
-        select(ConsentEvent.granted)
-        .where(
-            ConsentEvent.org_id == scope.org_id,
-            ConsentEvent.contact_id == contact_id,
-            ConsentEvent.purpose == purpose,
-        )
-        .order_by(ConsentEvent.occurred_at.desc())
-        .limit(1)
+        _LATEST_GRANTED, {"org_id": scope.org_id, "contact_id": contact_id, "purpose": purpose}
     )
     return granted
 

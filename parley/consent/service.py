@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.consent import repository as repo
 from parley.consent.purposes import CHANNELS, PURPOSES
 from parley.conversations import repository as contacts_repo
-from parley.kit.errors import Conflict, InvalidField, NotFound
+from parley.kit.errors import Conflict, InvalidField, NotFound, ParleyError
 from parley.kit.ids import new_id
 from parley.models import ConsentEvent, ConsentText
 from parley.privacy import audit
@@ -32,6 +32,28 @@ async def allows(db: AsyncSession, scope: OrgScope, contact_id: str, purpose: st
     if purpose not in PURPOSES:
         raise ValueError(f"unknown consent purpose: {purpose}")
     return bool(await repo.latest_granted(db, scope, contact_id, purpose))
+
+
+class ConsentRequired(ParleyError):
+    """Processing that needs a consent the person has not given (or withdrew)."""
+
+    status_code = 403
+    code = "consent_required"
+
+
+async def require_consent(db: AsyncSession, scope: OrgScope, contact_id: str, purpose: str) -> None:
+    """For the engine and channels: raise before processing that needs `purpose` unless the person allows it."""
+    if not await allows(db, scope, contact_id, purpose):
+        raise ConsentRequired(
+            f"this person has not agreed to {PURPOSES[purpose].title.lower()}", extra={"purpose": purpose}
+        )
+
+
+async def may_process_voice(db: AsyncSession, scope: OrgScope, contact_id: str) -> bool:
+    """What the voice channel asks before sending a caller's audio to speech recognition and the AI: their
+    current `ai_voice_processing` choice (asked by a keypress or a spoken yes; see purposes.py). Without it the
+    call goes to a person. Call recording is a separate purpose (`call_recording`)."""
+    return await allows(db, scope, contact_id, "ai_voice_processing")
 
 
 async def current_state(db: AsyncSession, scope: OrgScope, contact_id: str) -> dict[str, bool | None]:

@@ -30,6 +30,7 @@ def registered() -> list[Reconciler]:
     # Imported here so that the kit does not depend on domains at import time.
     from parley.auth.tasks import purge_expired_credentials
     from parley.channels.messaging.tasks import deliver_channels, process_inbound  # messaging channels
+    from parley.consent.subprocessors import reconcile_subprocessors
     from parley.conversations.tasks import answer_unhandled
     from parley.knowledge.tasks import ingest_pending
     from parley.knowledge.vectors import embed_missing  # search: dense embeddings
@@ -46,6 +47,7 @@ def registered() -> list[Reconciler]:
         Reconciler("privacy.delete_due_accounts", delete_due_accounts),
         Reconciler("rights.flag_deadlines", flag_deadlines),
         Reconciler("rights.delete_expired_exports", delete_expired_exports),
+        Reconciler("consent.subprocessor_changes", reconcile_subprocessors),  # before delivery: same round
         Reconciler("outbox.deliver", deliver_outbox),
         Reconciler("channels.process_inbound", process_inbound),  # messaging channels
         Reconciler("channels.deliver", deliver_channels),  # messaging channels

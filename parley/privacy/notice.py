@@ -12,12 +12,14 @@ import csv
 import html
 import io
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.consent.purposes import PURPOSES
 from parley.kit.db import Base
 from parley.models import Agent, Organization, ProviderCredential
 from parley.privacy.datamap import INFO_KEY, Declaration
@@ -74,6 +76,31 @@ async def subprocessors(db: AsyncSession, scope: OrgScope, runtime: Runtime) -> 
                 used_by_agents=tuple(agents),
             )
         )
+    return found + _platform_subprocessors(runtime)
+
+
+def _platform_subprocessors(runtime: Runtime) -> list[SubProcessor]:
+    """What the installation itself is configured with: its hosting provider and its outgoing mail relay."""
+    settings = runtime.settings
+    found = []
+    if settings.hosting_provider:
+        found.append(
+            SubProcessor(
+                name=settings.hosting_provider,
+                purpose="hosting the platform: servers, storage and backups (all data, encrypted at rest)",
+                location=settings.hosting_location or "as agreed with the provider",
+                transfer_mechanism=settings.hosting_transfer_mechanism or _mechanism_of(settings.hosting_provider),
+            )
+        )
+    if settings.smtp_host and not settings.smtp_host.startswith(_LOCAL_HOSTS):
+        found.append(
+            SubProcessor(
+                name=settings.smtp_host,
+                purpose="delivering e-mails (staff notices; replies and messages by e-mail)",
+                location=_location_of(settings.smtp_host),
+                transfer_mechanism=_mechanism_of(settings.smtp_host),
+            )
+        )
     return found
 
 
@@ -111,12 +138,18 @@ async def notice_content(db: AsyncSession, runtime: Runtime, scope: OrgScope) ->
             {"purpose": "answering people's questions and requests through the assistant", "basis": "Art. 6(1)(b)/(f)"},
             {"purpose": "staff follow-up of conversations", "basis": "Art. 6(1)(b)/(f)"},
             {"purpose": "security and audit of staff access", "basis": "Art. 6(1)(c)/(f)"},
+            # consent branch: what people may be asked to agree to, each only with their consent
+            *({"purpose": f"{p.title}: {p.description}", "basis": p.lawful_basis} for p in PURPOSES.values()),
         ],
         "categories": personal_categories(),
         "retention": {
             "conversations": f"{org.conversation_retention_days} days after the last message",
             "ip_addresses": f"{IP_KEPT.days} days, then truncated",
             "usage_statistics": f"{USAGE_KEPT.days} days, without personal data",
+            # consent branch
+            "consent_records": "while you are a contact; after erasure kept without your identity, as proof of "
+            "what you agreed to or withdrew",
+            "chat_statistics": "daily totals without identifiers, counted only with your consent",
         },
         "subprocessors": [asdict(p) for p in processors],
         "rights": [
@@ -169,6 +202,36 @@ def notice_html(content: dict[str, Any]) -> str:
         *(f"<li>{e(c['category'])}</li>" for c in content["categories"]),
         "</ul></html>",
     ]
+    return "\n".join(parts)
+
+
+def subprocessors_html(
+    controller: str, listed: list[SubProcessor], changes: list[tuple[datetime, list[dict[str, Any]]]]
+) -> str:
+    """The public sub-processor page (consent branch): the current list and the dated history of changes."""
+    e = html.escape
+    parts = [
+        "<!doctype html><html lang=en><meta charset=utf-8>",
+        f"<title>Sub-processors — {e(controller)}</title>",
+        f"<h1>Sub-processors — {e(controller)}</h1>",
+    ]
+    if listed:
+        parts.append("<table><tr><th>sub-processor</th><th>purpose</th><th>location</th><th>transfer</th></tr>")
+        parts += [
+            f"<tr><td>{e(p.name)}</td><td>{e(p.purpose)}</td><td>{e(p.location)}</td>"
+            f"<td>{e(p.transfer_mechanism)}</td></tr>"
+            for p in listed
+        ]
+        parts.append("</table>")
+    else:
+        parts.append("<p>None: no personal data leaves this installation.</p>")
+    if changes:
+        parts.append("<h2>Changes</h2><ul>")
+        for when, items in reversed(changes):
+            described = ", ".join(f"{c['change']} {c['name']}" for c in items)
+            parts.append(f"<li>{e(when.date().isoformat())}: {e(described)}</li>")
+        parts.append("</ul>")
+    parts.append("</html>")
     return "\n".join(parts)
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 
 from parley.auth.dependencies import Db, RuntimeDep, require
+from parley.consent import records, subprocessors
 from parley.kit.context import Actor, RequestInfo
 from parley.kit.errors import NotFound
 from parley.models import Organization
@@ -39,6 +40,26 @@ async def public_notice(slug: str, db: Db, runtime: RuntimeDep) -> HTMLResponse:
     return HTMLResponse(notice.notice_html(content), headers={"Content-Security-Policy": NOTICE_CSP})
 
 
+@router.get(
+    "/privacy/{slug}/subprocessors",
+    response_class=HTMLResponse,
+    responses={404: {}},
+    summary="Public list of an organisation's sub-processors",
+)
+async def public_subprocessors(slug: str, db: Db, runtime: RuntimeDep) -> HTMLResponse:
+    """Who processes personal data for the organisation, where, on what transfer basis, and when the list last
+    changed (owners are emailed on each change). Public, like the notice."""
+    org = await db.scalar(select(Organization).where(Organization.slug == slug, Organization.deleted_at.is_(None)))
+    if org is None:
+        raise NotFound("no such organisation")
+    scope = await platform.system_scope(db, org.id, Actor("anonymous", None, RequestInfo()))
+    listed = await notice.subprocessors(db, scope, runtime)
+    changes = [(s.created_at, s.changes) for s in await subprocessors.history(db, scope) if s.changes]
+    return HTMLResponse(
+        notice.subprocessors_html(org.name, listed, changes), headers={"Content-Security-Policy": NOTICE_CSP}
+    )
+
+
 @router.get("/api/v1/orgs/{org_id}/privacy/subprocessors")
 async def list_subprocessors(scope: ReadOrg, db: Db, runtime: RuntimeDep) -> list[dict[str, Any]]:
     return [
@@ -52,9 +73,15 @@ async def list_subprocessors(scope: ReadOrg, db: Db, runtime: RuntimeDep) -> lis
     summary="Record of processing activities (GDPR Art. 30(1)) as JSON or CSV",
 )
 async def record_of_processing(
-    scope: ManagePrivacy, db: Db, runtime: RuntimeDep, format: Literal["json", "csv"] = "json"
+    scope: ManagePrivacy,
+    db: Db,
+    runtime: RuntimeDep,
+    format: Literal["json", "csv"] = "json",
+    role: Literal["controller", "processor"] = "controller",
 ) -> Response:
-    rows = await notice.record_of_processing(db, runtime, scope)
+    """`role=controller`: Art. 30(1), the business's record; `role=processor`: Art. 30(2), the record kept by
+    whoever runs this installation for the business."""
+    rows = await records.record(db, runtime, scope, role)
     if format == "csv":
         return Response(notice.as_csv(rows), media_type="text/csv; charset=utf-8")
     return JSONResponse(rows)

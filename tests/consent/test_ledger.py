@@ -195,3 +195,38 @@ async def test_roles_and_tenants(client, runtime: Runtime):
     async with unit_of_work(runtime.sessionmaker, write=False) as db:
         await platform.system_scope(db, other.org_id, ACTOR)
         assert list(await db.scalars(select(OutboxMessage.id))) == []
+
+
+async def test_voice_processing_needs_its_own_consent(client, runtime: Runtime):
+    from parley.consent.service import ConsentRequired, may_process_voice, require_consent
+
+    chat = await chat_with_email(client, runtime)
+    url = f"{chat.base}/contacts/{chat.contact_id}/consents"
+    recording = await add_text(client, chat, "call_recording", "This call may be recorded. Press 1 to agree.")
+    await client.post(
+        url,
+        json={
+            "purpose": "call_recording",
+            "granted": True,
+            "text_id": recording,
+            "channel": "voice",
+            "evidence": {"kind": "keypress", "digit": "1"},
+        },
+        headers=chat.headers,
+    )
+    async with unit_of_work(runtime.sessionmaker, write=False) as db:
+        scope = await platform.system_scope(db, chat.org_id, ACTOR)
+        assert not await may_process_voice(db, scope, chat.contact_id)  # recording consent is not AI consent
+        try:
+            await require_consent(db, scope, chat.contact_id, "ai_voice_processing")
+            raise AssertionError("expected ConsentRequired")
+        except ConsentRequired as refused:
+            assert refused.code == "consent_required"
+        await require_consent(db, scope, chat.contact_id, "call_recording")
+    voice = await add_text(client, chat, "ai_voice_processing", "An assistant will answer. Say yes to agree.")
+    said = {"kind": "utterance", "transcript": "yes"}
+    body = {"purpose": "ai_voice_processing", "granted": True, "text_id": voice, "channel": "voice", "evidence": said}
+    assert (await client.post(url, json=body, headers=chat.headers)).status_code == 201
+    async with unit_of_work(runtime.sessionmaker, write=False) as db:
+        scope = await platform.system_scope(db, chat.org_id, ACTOR)
+        assert await may_process_voice(db, scope, chat.contact_id)

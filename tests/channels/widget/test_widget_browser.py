@@ -287,3 +287,34 @@ async def test_consent_is_asked_once_and_the_conversation_follows_into_another_t
     await expect(second.locator(f"{WIDGET} .msg.user")).to_have_text(re.compile(QUESTION))
     await expect(second.locator(f"{WIDGET} .banner")).to_be_hidden()
     await context.close()
+
+
+async def test_consent_shows_the_ledgers_text_and_is_withdrawn_in_one_click(
+    site: Site, client: httpx.AsyncClient, runtime: Runtime
+):
+    """Consent branch: the banner shows the organisation's consent text, and the privacy view withdraws it."""
+    await client.put(
+        site.agent.settings_url,
+        json={"allowed_origins": [site.host.origin], "analytics_enabled": True},
+        headers=site.agent.headers,
+    )
+    written = await client.post(
+        f"/api/v1/orgs/{site.agent.org_id}/consent/texts",
+        json={"purpose": "analytics", "language": "en", "body": "Count my visits, without knowing who I am?"},
+        headers=site.agent.headers,
+    )
+    assert written.status_code == 201
+    page = await site.browser.new_page()
+    await _open(page, site.page_url())
+    banner = page.locator(f"{WIDGET} .banner")
+    await expect(banner).to_contain_text("Count my visits, without knowing who I am?")
+    await banner.locator("button", has_text="Accept").click()
+    await expect(banner).to_be_hidden()
+    await page.locator(f"{WIDGET} header button", has_text="Privacy").click()
+    view = page.locator(f"{WIDGET} .view")
+    await view.locator("button", has_text="Withdraw analytics consent").click()
+    await expect(view).to_contain_text("Analytics consent withdrawn.")
+    choices = await raw_scalars(runtime, site.agent.org_id, "SELECT granted FROM consent_events ORDER BY occurred_at")
+    assert [bool(g) for g in choices] == [True, False]
+    texts = await raw_scalars(runtime, site.agent.org_id, "SELECT text_id FROM consent_events ORDER BY occurred_at")
+    assert texts == [written.json()["id"], None]
