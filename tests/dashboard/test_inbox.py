@@ -175,3 +175,34 @@ async def test_the_event_stream_delivers_a_new_message(client: httpx.AsyncClient
         conversation_id = await _visitor_asks(browser, agent, await new_visitor(browser, agent))
         await asyncio.wait_for(listener, 10)
     assert received == [{"type": "conversation", "conversation_id": conversation_id, "change": "message"}]
+
+
+async def test_another_organisation_cannot_reach_a_conversation_or_its_notes(
+    client: httpx.AsyncClient, runtime: Runtime
+):
+    agent = await make_widget_agent(client, runtime)
+    conversation_id = await _visitor_asks(client, agent, await new_visitor(client, agent))
+    insider = await make_user(runtime, org_id=agent.org_id, role="agent")
+    token = await dashboard_sign_in(client, insider)
+    url = f"/app/o/{agent.org_id}/conversations/{conversation_id}"
+    assert (await client.post(f"{url}/notes", data={"text": "VIP guest", "csrf_token": token})).status_code == 303
+    other = await make_widget_agent(client, runtime, org_name="Rival Bistro")
+    outsider = await make_user(runtime, org_id=other.org_id, role="owner")
+    async with httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url)) as rival:
+        rival_token = await dashboard_sign_in(rival, outsider)
+        # Their own organisation's address with our conversation's id: not found, nothing changes.
+        theirs = f"/app/o/{other.org_id}/conversations/{conversation_id}"
+        assert (await rival.get(theirs)).status_code == 404
+        assert (await rival.get(f"{theirs}/since")).status_code == 404
+        for action in ("take-over", "hand-back", "close", "reply", "notes"):
+            response = await rival.post(f"{theirs}/{action}", data={"text": "x", "csrf_token": rival_token})
+            assert response.status_code == 404, action
+        # Our organisation's address: not a member, so not found either.
+        assert (await rival.get(url)).status_code == 404
+        assert (await rival.get(f"/app/o/{agent.org_id}/inbox")).status_code == 404
+    assert await raw_scalars(runtime, other.org_id, "SELECT count(*) FROM conversation_notes WHERE org_id <> ''") == [
+        0 if runtime.settings.is_postgres else 1
+    ]
+    assert await raw_scalars(runtime, agent.org_id, "SELECT count(*) FROM conversation_notes") == [1]
+    state = await raw_scalars(runtime, agent.org_id, "SELECT handed_off FROM conversations")
+    assert [bool(s) for s in state] == [False]
