@@ -164,18 +164,20 @@ class Visitor:
 
 async def open_visitor(b: str, agent_id: str, sent: dict[str, float]) -> Visitor:
     api = f"{b}/widget/v1/agents/{agent_id}"
-    async with httpx.AsyncClient() as http:
+    # A client per request: a kept-alive connection may be closed by the server while the turn runs.
+    async with httpx.AsyncClient(timeout=30) as http:
         made = (await http.post(f"{api}/visitors", headers={"origin": ORIGIN})).json()
-        credentials = f"{made['visitor_id']}:{made['visitor_secret']}"
-        ws = await connect(f"{api.replace('http', 'ws', 1)}/ws", origin=Origin(ORIGIN), proxy=None)
-        await ws.send(json.dumps({"type": "hello", "visitor": credentials}))
-        assert json.loads(await ws.recv())["type"] == "ready"
-        await ws.send(json.dumps({"type": "message", "text": "When is lunch served?"}))
-        async with asyncio.timeout(60):
-            while json.loads(await ws.recv())["type"] != "done":
-                pass
+    credentials = f"{made['visitor_id']}:{made['visitor_secret']}"
+    ws = await connect(f"{api.replace('http', 'ws', 1)}/ws", origin=Origin(ORIGIN), proxy=None)
+    await ws.send(json.dumps({"type": "hello", "visitor": credentials}))
+    assert json.loads(await ws.recv())["type"] == "ready"
+    await ws.send(json.dumps({"type": "message", "text": "When is lunch served?"}))
+    async with asyncio.timeout(60):
+        while json.loads(await ws.recv())["type"] != "done":
+            pass
+    async with httpx.AsyncClient(timeout=30) as http:
         history = await http.get(f"{api}/conversation", headers={"origin": ORIGIN, "x-parley-visitor": credentials})
-        return Visitor(ws, history.json()["conversation_id"], sent)
+    return Visitor(ws, history.json()["conversation_id"], sent)
 
 
 def percentile(values: list[float], share: float) -> float:
