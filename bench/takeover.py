@@ -129,7 +129,7 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     command = [sys.executable, "-m", "parley", "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(command, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a shared, loaded machine starts slowly
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:

@@ -45,7 +45,7 @@ class ServerProcess:
             env=env,
         )
 
-    def wait_ready(self, timeout: float = 30.0) -> dict[str, str]:
+    def wait_ready(self, timeout: float = 90.0) -> dict[str, str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
