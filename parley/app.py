@@ -15,6 +15,7 @@ from parley.agents.api import router as agents_router
 from parley.auth.api import router as auth_router
 from parley.channels.widget.api import install as install_widget
 from parley.conversations.api import router as conversations_router
+from parley.dashboard.install import install as install_dashboard
 from parley.kit import reconcilers
 from parley.kit.http import RequestContextMiddleware, install_error_handlers
 from parley.knowledge.api import router as knowledge_router
@@ -104,5 +105,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     ):
         app.include_router(router)
     install_widget(app)
+    install_dashboard(app)  # the operator dashboard under /app
     mount_docs(app)
     return app

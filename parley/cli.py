@@ -305,6 +305,7 @@ def demo(
     upgrade(settings)
     login = _with_runtime(ensure_demo)
     typer.secho(f"\n  Parley is starting at {settings.effective_public_url}", bold=True)
+    typer.echo(f"  dashboard:  {settings.effective_public_url}/app")
     typer.echo(f"  demo login: {login.email} / {login.password}")
     typer.echo(f"  demo agent: {login.agent_id} (try POST /api/v1/orgs/{login.org_id}/agents/{login.agent_id}/test)")
     typer.echo(f"  API docs:   {settings.effective_public_url}/docs\n")

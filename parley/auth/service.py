@@ -144,6 +144,20 @@ async def change_password(
     return ended
 
 
+async def update_profile(db: AsyncSession, runtime: Runtime, *, user: User, name: str, actor: Actor) -> None:
+    """A staff member changes their own display name (the dashboard's profile page)."""
+    user.name = name
+    await audit.record(
+        db,
+        runtime.clock,
+        actor=actor,
+        action="user.profile_updated",
+        org_id=None,
+        target_type="user",
+        target_id=user.id,
+    )
+
+
 async def session_user(db: AsyncSession, runtime: Runtime, secret: str) -> tuple[UserSession, User]:
     found = await repo.session_with_user(db, hash_secret(secret))
     if found is None or found[0].expires_at <= runtime.clock.now():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
@@ -38,11 +38,15 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def index() -> str:
+async def index(request: Request) -> object:
+    if "text/html" in request.headers.get("accept", "") and "parley_session" not in request.cookies:
+        # A browser that is not signed in wants the dashboard's sign-in page, not this note.
+        return RedirectResponse("/app", status_code=307)
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Parley</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; line-height: 1.5">
 <h1>Parley {__version__}</h1>
-<p>Parley is running. The REST API is documented at <a href="/docs">/docs</a>
+<p>Parley is running. Staff sign in to the <a href="/app">dashboard</a>.
+The REST API is documented at <a href="/docs">/docs</a>
 (machine-readable: <a href="/openapi.json">/openapi.json</a>).</p>
 <p>Sign in through the API with <code>POST /api/v1/auth/login</code>, or create an API token with
 <code>parley token create</code>.</p></body></html>"""

@@ -1,0 +1,1 @@
+"""Dashboard pages: one module per page (see `parley.dashboard` for how to add one)."""
