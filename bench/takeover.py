@@ -35,6 +35,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,17 @@ def options() -> argparse.Namespace:
     return opts
 
 
-def seed(settings: Settings) -> tuple[str, str, str]:
-    """(org id, agent id, staff token) for the demo organisation, its widget on for ORIGIN."""
+@dataclass(frozen=True)
+class Seeded:
+    org_id: str
+    agent_id: str
+    token: str  # an agent-role API token
+    email: str  # the demo owner's sign-in (the dashboard)
+    password: str
+
+
+def seed(settings: Settings) -> Seeded:
+    """The demo organisation, its widget on for ORIGIN, and an agent-role API token."""
     from parley.channels.widget import service as widget
     from parley.channels.widget.schemas import WidgetSettingsIn
     from parley.demo import ensure_demo
@@ -80,7 +90,7 @@ def seed(settings: Settings) -> tuple[str, str, str]:
     from parley.tenancy.permissions import Role
     from parley.tokens import service as tokens
 
-    async def run() -> tuple[str, str, str]:
+    async def run() -> Seeded:
         runtime = create_runtime(settings)
         try:
             login = await ensure_demo(runtime)
@@ -91,7 +101,7 @@ def seed(settings: Settings) -> tuple[str, str, str]:
                 created = await tokens.do_create_token(
                     db, runtime, scope, name="bench", role=Role.AGENT, expires_in_days=1
                 )
-            return login.org_id, login.agent_id, created.secret
+            return Seeded(login.org_id, login.agent_id, created.secret, login.email, login.password)
         finally:
             await runtime.close()
 
@@ -239,7 +249,7 @@ def main() -> int:
     )
     ok = True
     with fresh_database("postgres", opts.postgres_admin_url, "parley_bench_takeover", MASTER_KEY) as settings:
-        org_id, agent_id, token = seed(settings)
+        made = seed(settings)
         for backend in opts.backends.split(","):
             live = {"live_backend": backend, "redis_url": opts.redis_url}
             live["live_channel_prefix"] = f"parley-bench:{uuid.uuid4().hex[:8]}:"
@@ -247,7 +257,7 @@ def main() -> int:
             try:
                 for name in ("a", "b"):
                     servers.append(serve(server_env(settings, f"{backend}-{name}", **live)))
-                result = asyncio.run(run(opts, servers[0][1], servers[1][1], org_id, agent_id, token))
+                result = asyncio.run(run(opts, servers[0][1], servers[1][1], made.org_id, made.agent_id, made.token))
             finally:
                 for process, _ in servers:
                     process.terminate()
