@@ -47,6 +47,7 @@ def split(frame: bytes) -> list[str]:
 
 class PostgresHub(RemoteHub):
     backend = "postgres"
+    HEALTH_CHECK_SECONDS = 10.0
 
     def __init__(
         self, url: str, sealer: Sealer, prefix: str = "parley:live:", application_name: str = "parley-live"
@@ -130,9 +131,10 @@ class PostgresHub(RemoteHub):
             # asyncpg reports a server-side termination through the listener; a silently dead network is
             # noticed by a periodic query.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._lost), 10)
+                await asyncio.wait_for(asyncio.shield(self._lost), self.HEALTH_CHECK_SECONDS)
                 raise ConnectionError("the LISTEN connection was closed")
-            await asyncio.wait_for(self._conn.execute("SELECT 1"), 5)
+            async with self._lock:  # the connection runs one query at a time: not during a LISTEN
+                await asyncio.wait_for(self._conn.execute("SELECT 1"), 5)
 
     async def _disconnect(self) -> None:
         conn, self._conn = self._conn, None

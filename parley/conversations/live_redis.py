@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 from typing import Any
 
 from redis.asyncio import Redis
@@ -43,8 +44,11 @@ class RedisHub(RemoteHub):
             retry=Retry(NoBackoff(), 0),
             socket_connect_timeout=2,
             client_name=self.client_name,
-            # A broker that vanishes without closing the connection is noticed by a PING on the idle connection.
-            health_check_interval=10,
+            # A broker that vanishes without closing the connection is noticed by TCP keepalive (~25 s). Not by
+            # redis-py's health_check_interval: its PING from subscribe() reads the reply itself, concurrently
+            # with the reader task on the same connection.
+            socket_keepalive=True,
+            socket_keepalive_options={socket.TCP_KEEPIDLE: 10, socket.TCP_KEEPINTVL: 5, socket.TCP_KEEPCNT: 3},
         )
 
     def channel(self, key: str) -> str:

@@ -38,6 +38,7 @@ class RemoteHub(abc.ABC):
         self._listening: set[str] = set()  # channels the broker connection is subscribed to
         self._lock = asyncio.Lock()  # serialises (un)listening with reconnection
         self._connected = asyncio.Event()
+        self._trouble = asyncio.Event()  # a (un)subscribe failed: reconnect, and resubscribe everything
         self._supervisor: asyncio.Task[None] | None = None
         self._chores: set[asyncio.Task[None]] = set()
         self.reconnects = 0
@@ -147,8 +148,10 @@ class RemoteHub(abc.ABC):
                 else:
                     self._listening.discard(channel)
                     await self._unlisten(channel)
-            except Exception as exc:  # the connection broke: the supervisor notices and resubscribes
+            except Exception as exc:
+                # The subscription state is unknown now: start over on a new connection (and resync).
                 log.warning("live (un)subscribe failed (%s: %s)", type(exc).__name__, exc)
+                self._trouble.set()
 
     def _deliver(self, channel: str, frame: bytes) -> None:
         key = self._keys.get(channel)
@@ -170,6 +173,23 @@ class RemoteHub(abc.ABC):
             else:
                 self.dropped += 1
 
+    async def _watch(self) -> None:
+        """Returns never: raises when the connection is lost or a (un)subscribe failed on it."""
+        self._trouble.clear()
+        lost = asyncio.create_task(self._until_lost())
+        trouble = asyncio.create_task(self._trouble.wait())
+        try:
+            done, _ = await asyncio.wait({lost, trouble}, return_when=asyncio.FIRST_COMPLETED)
+            if lost in done:
+                lost.result()
+            raise ConnectionError("a subscription change failed on the connection")
+        finally:
+            for task in (lost, trouble):
+                task.cancel()
+            for task in (lost, trouble):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
     async def _supervise(self) -> None:
         delay = self.BACKOFF_MIN_SECONDS
         lost = False
@@ -189,7 +209,7 @@ class RemoteHub(abc.ABC):
                         self._fan_out(subscribers, RESYNC)
                 delay = self.BACKOFF_MIN_SECONDS
                 self.last_error = ""
-                await self._until_lost()
+                await self._watch()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

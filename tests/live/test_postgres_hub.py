@@ -109,3 +109,19 @@ async def test_publishing_goes_on_after_the_publisher_connection_is_terminated(h
             while not got or got[-1]["n"] != 3:
                 got.append(await queue.get())
         assert len(got) >= 2
+
+
+async def test_health_checks_and_subscriptions_share_the_listen_connection_safely(hubs, settings) -> None:
+    a, _ = hubs
+    b = PostgresHub(settings.effective_database_url, sealer(), a.prefix)
+    b.HEALTH_CHECK_SECONDS = 0.005  # a health query on the LISTEN connection all the time
+    await b.start()
+    try:
+        async with asyncio.timeout(20):
+            for n in range(100):
+                async with b.subscribe(f"cnv_{n}") as queue:
+                    await a.publish(f"cnv_{n}", {"type": "released"}, org_id="org_a")
+                    assert await next_event(queue) == {"type": "released"}
+        assert b.reconnects == 0 and b.status == "ok"
+    finally:
+        await b.close()
