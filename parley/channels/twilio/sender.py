@@ -23,6 +23,7 @@ from twilio.rest import Client
 
 from parley.channels.messaging.connections import webhook_url
 from parley.channels.messaging.shapes import FetchedMedia, LiveConnection, MediaRef, OutboundBody, SendError, Sent
+from parley.llm.tls import tls_context
 from parley.runtime import Runtime
 
 TWILIO_API = "https://api.twilio.com"
@@ -89,7 +90,9 @@ class TwilioSender:
             raise SendError("media URL is not Twilio's", retryable=False)
         auth = (connection.config["account_sid"], connection.secrets["auth_token"])
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True, auth=auth) as client:
+            async with httpx.AsyncClient(
+                verify=tls_context(), timeout=TIMEOUT, follow_redirects=True, auth=auth
+            ) as client:
                 response = await client.get(url)
         except httpx.HTTPError as exc:
             raise SendError(f"media download failed: {exc}", retryable=True) from exc
