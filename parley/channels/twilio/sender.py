@@ -29,6 +29,7 @@ from parley.runtime import Runtime
 TWILIO_API = "https://api.twilio.com"
 RETRYABLE_CODES = frozenset({20429, 20500, 20503, 30001})
 OUTSIDE_WINDOW = 63016
+UNSUBSCRIBED = 21610  # the person sent STOP to Twilio itself
 TIMEOUT = 20.0
 
 
@@ -108,5 +109,7 @@ def error_of(exc: TwilioRestException) -> SendError:
     reason = f"Twilio error {code}: {exc.msg}" if code else f"Twilio error: HTTP {exc.status} {exc.msg}"
     if code == OUTSIDE_WINDOW:
         return SendError(reason, code=str(code), retryable=False, outside_window=True)
+    if code == UNSUBSCRIBED:
+        return SendError(reason, code=str(code), retryable=False, opted_out=True)
     retryable = exc.status == 429 or exc.status >= 500 or code in RETRYABLE_CODES
     return SendError(reason, code=str(code or exc.status), retryable=retryable)
