@@ -23,11 +23,13 @@ from twilio.rest import Client
 
 from parley.channels.messaging.connections import webhook_url
 from parley.channels.messaging.shapes import FetchedMedia, LiveConnection, MediaRef, OutboundBody, SendError, Sent
+from parley.llm.tls import tls_context
 from parley.runtime import Runtime
 
 TWILIO_API = "https://api.twilio.com"
 RETRYABLE_CODES = frozenset({20429, 20500, 20503, 30001})
 OUTSIDE_WINDOW = 63016
+UNSUBSCRIBED = 21610  # the person sent STOP to Twilio itself
 TIMEOUT = 20.0
 
 
@@ -89,7 +91,9 @@ class TwilioSender:
             raise SendError("media URL is not Twilio's", retryable=False)
         auth = (connection.config["account_sid"], connection.secrets["auth_token"])
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True, auth=auth) as client:
+            async with httpx.AsyncClient(
+                verify=tls_context(), timeout=TIMEOUT, follow_redirects=True, auth=auth
+            ) as client:
                 response = await client.get(url)
         except httpx.HTTPError as exc:
             raise SendError(f"media download failed: {exc}", retryable=True) from exc
@@ -105,5 +109,7 @@ def error_of(exc: TwilioRestException) -> SendError:
     reason = f"Twilio error {code}: {exc.msg}" if code else f"Twilio error: HTTP {exc.status} {exc.msg}"
     if code == OUTSIDE_WINDOW:
         return SendError(reason, code=str(code), retryable=False, outside_window=True)
+    if code == UNSUBSCRIBED:
+        return SendError(reason, code=str(code), retryable=False, opted_out=True)
     retryable = exc.status == 429 or exc.status >= 500 or code in RETRYABLE_CODES
     return SendError(reason, code=str(code or exc.status), retryable=retryable)

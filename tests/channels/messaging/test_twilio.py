@@ -239,3 +239,18 @@ async def test_the_same_person_on_whatsapp_then_sms_is_one_contact(
     assert sorted(c["channel"] for c in conversations) == ["sms", "whatsapp"]
     assert {c["contact_id"] for c in conversations} == {contacts[0]["id"]}
     assert len(fake_graph.sent) == 1 and len(fake_twilio.sent) == 1
+
+
+async def test_a_recipient_twilio_reports_as_unsubscribed_is_recorded_as_opted_out(
+    client, runtime: Runtime, clock: FrozenClock, fake_twilio: FakeTwilio
+):
+    business = await make_business(client, runtime)
+    channel = await add_twilio_channel(client, business)
+    fake_twilio.fail_next(400, 21610, "Attempt to send to unsubscribed recipient")
+    await post_twilio(client, channel, form("SM1", "Hello"))
+    clock.advance(seconds=3)
+    await reconcile(runtime)
+    [failed] = await rows(runtime, business.org_id, "SELECT state, error_code FROM channel_outbound")
+    assert failed == {"state": "failed", "error_code": "opted_out"}
+    [state] = await rows(runtime, business.org_id, "SELECT opted_out_at FROM channel_contacts")
+    assert state["opted_out_at"] is not None
