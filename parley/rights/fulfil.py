@@ -119,7 +119,11 @@ async def _apply(
 async def _move_identifier(
     db: AsyncSession, scope: OrgScope, from_contact: str, to_contact: str, kind: str, value: str
 ) -> None:
-    if await db.scalar(select(Conversation.id).where(Conversation.contact_id == from_contact).limit(1)):
+    if await db.scalar(
+        select(Conversation.id)
+        .where(Conversation.org_id == scope.org_id, Conversation.contact_id == from_contact)
+        .limit(1)
+    ):
         raise Conflict(
             f"that {kind} belongs to another person with conversations of their own", code="identifier_taken"
         )

@@ -15,13 +15,14 @@ from pydantic import ValidationError
 
 from parley.auth.dependencies import Db, RequestInfoDep, RuntimeDep, reads_only
 from parley.channels.widget.api import VisitorId, Widget
-from parley.kit.errors import InvalidField, NotFound
+from parley.kit.errors import InvalidField, NotFound, ParleyError
 from parley.models import Organization
 from parley.privacy import export
 from parley.privacy.erasure import pseudonym
 from parley.rights import challenges, service
 from parley.rights.fulfil import token_hash
 from parley.rights.schemas import CodeIn, CodeSentOut, ConfirmIn, ReceiptOut, WidgetRequestIn
+from parley.rights.sms import sms_sender
 from parley.runtime import Runtime
 from parley.tenancy.platform import public_privacy_scope
 from parley.tenancy.scope import OrgScope, scoped_unit_of_work
@@ -136,8 +137,8 @@ async def widget_request(
 
 
 @router.get(PAGE, response_class=HTMLResponse, include_in_schema=False)
-async def page(scope: PublicScope, db: Db, org: str) -> HTMLResponse:
-    return HTMLResponse(_page(await _org_name(db, scope), org, _start_form(org)))
+async def page(scope: PublicScope, db: Db, org: str, runtime: RuntimeDep) -> HTMLResponse:
+    return HTMLResponse(_page(await _org_name(db, scope), org, _start_form(org, runtime)))
 
 
 @router.post(PAGE + "/form", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(reads_only)])
@@ -158,9 +159,10 @@ async def page_post(request: Request, org: str, scope: PublicScope, runtime: Run
         receipt = await _confirm(runtime, scope, ConfirmIn.model_validate(form))
     except ValidationError as error:
         problem = "; ".join(str(e["msg"]) for e in error.errors())
-        return HTMLResponse(_page(name, org, _error(problem) + _start_form(org)), status_code=422)
-    except InvalidField as error:
-        return HTMLResponse(_page(name, org, _error(error.detail) + _start_form(org)), status_code=422)
+        return HTMLResponse(_page(name, org, _error(problem) + _start_form(org, runtime)), status_code=422)
+    except ParleyError as error:  # a wrong or expired code, too many codes: said on the page, with its status
+        body = _error(error.detail) + _start_form(org, runtime)
+        return HTMLResponse(_page(name, org, body), status_code=error.status_code, headers=error.headers)
     due = receipt.due_at.date().isoformat()
     return HTMLResponse(
         _page(
@@ -184,13 +186,20 @@ def _error(message: str) -> str:
     return f"<p role=alert><strong>{html.escape(message)}</strong></p>"
 
 
-def _start_form(org: str) -> str:
+def _start_form(org: str, runtime: Runtime) -> str:
     options = "".join(f"<option value={k}>{html.escape(v)}</option>" for k, v in KIND_LABELS.items())
+    if sms_sender(runtime.settings) is None:
+        how = "<input type=hidden name=channel value=email><label>Your e-mail address"
+    else:
+        how = (
+            "<label>Send the code by <select name=channel><option value=email>e-mail</option>"
+            "<option value=phone>text message</option></select></label><br>"
+            "<label>Your e-mail address or phone number (+33…)"
+        )
     return (
         f"<form method=post action='/privacy/{html.escape(org)}/requests/form'>"
         f"<label>What would you like? <select name=kind>{options}</select></label><br>"
-        "<input type=hidden name=channel value=email>"
-        "<label>Your e-mail address <input name=identifier type=email required></label><br>"
+        f"{how} <input name=identifier required></label><br>"
         "<button>Send me a code</button></form>"
     )
 

@@ -10,6 +10,7 @@ from parley.rights.deadlines import add_months
 from parley.runtime import Runtime
 from tests.channels.widget.support import QUESTION, make_widget_agent, new_visitor
 from tests.factories import bearer, make_org, make_token, raw_scalars
+from tests.privacy_support import chat_in, say
 from tests.rights.support import mails_to
 
 
@@ -171,3 +172,23 @@ async def test_the_download_link_expires_and_the_file_is_deleted(
     assert (await run_once(runtime))["rights.delete_expired_exports"] == {"exports_deleted": 1}
     assert list((settings.data_dir / "exports").rglob("*.zip")) == []
     assert (await client.get(f"{url}/download", headers=agent.headers)).status_code == 404
+
+
+async def test_rectification_cannot_take_another_persons_identifier(client, runtime: Runtime):
+    agent = await make_widget_agent(client, runtime)
+    base = f"/api/v1/orgs/{agent.org_id}"
+    other = await chat_in(runtime, base, agent.headers, agent.org_id, agent.agent_id, phone="+33655555555")
+    await say(runtime, other, "Hello")
+    visitor = await new_visitor(client, agent)
+    await client.post(f"{agent.api}/messages", json={"text": QUESTION}, headers=visitor)
+    filed = await client.post(f"{agent.api}/privacy/requests", json={"kind": "rectification"}, headers=visitor)
+    url = f"{base}/privacy/requests/{filed.json()['request_id']}/fulfil"
+    assert (await client.post(url, json={}, headers=agent.headers)).status_code == 422
+    taken = await client.post(
+        url, json={"add_identifiers": [{"kind": "whatsapp", "value": "+33655555555"}]}, headers=agent.headers
+    )
+    assert taken.status_code == 409 and taken.json()["error"] == "identifier_taken"
+    renamed = await client.post(url, json={"display_name": "Zoé K."}, headers=agent.headers)
+    assert renamed.status_code == 200 and renamed.json()["outcome"] == {"changed": ["display_name"]}
+    names = await raw_scalars(runtime, agent.org_id, "SELECT display_name FROM contacts WHERE display_name IS NOT NULL")
+    assert names == ["Zoé K."]

@@ -36,6 +36,7 @@ async def test_a_whatsapp_customer_proves_their_number_by_sms_and_files_a_reques
     chat = await chat_in(runtime, base, agent.headers, agent.org_id, agent.agent_id, phone="+33612345678")
     await say(runtime, chat, "Hello from WhatsApp")
     page = f"/privacy/{agent.org_id}/requests"
+    assert "<option value=phone>text message</option>" in (await client.get(page)).text
     sent = await client.post(
         f"{page}/codes", json={"kind": "access", "channel": "phone", "identifier": "+33 6 12 34 56 78"}
     )
@@ -74,3 +75,4 @@ async def test_without_a_provider_codes_by_sms_are_refused(client, runtime: Runt
         json={"kind": "access", "channel": "phone", "identifier": "+33612345678"},
     )
     assert refused.status_code == 422 and "use e-mail" in refused.text
+    assert "text message" not in (await client.get(f"/privacy/{agent.org_id}/requests")).text
