@@ -38,6 +38,9 @@ STATES = [
     ("closed", "Closed"),
 ]
 HEARTBEAT_SECONDS = 15.0
+# A stream ends after this long and the browser reconnects (EventSource does so by itself), which checks the
+# session and the role again: a signed-out or demoted member stops receiving events within this bound.
+STREAM_SECONDS = 600.0
 LIMIT = 200
 
 Filter = Annotated[str, Query(max_length=40, pattern=r"^[a-z0-9_]*$")]
@@ -107,9 +110,10 @@ async def event_stream(runtime: Runtime, org_id: str) -> AsyncIterator[str]:
     async with runtime.live.subscribe(org_key(org_id)) as queue:
         # A first line at once: the browser (and the benchmark) know the subscription is in place.
         yield "retry: 2000\n: subscribed\n\n"
-        while True:
+        deadline = asyncio.get_running_loop().time() + STREAM_SECONDS
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)
+                event = await asyncio.wait_for(queue.get(), timeout=min(HEARTBEAT_SECONDS, left))
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
