@@ -20,7 +20,7 @@ from parley.auth.dependencies import (
     require,
     token_agent_scope,
 )
-from parley.conversations import engine, service
+from parley.conversations import engine, events, service
 from parley.conversations import repository as repo
 from parley.conversations.engine import Reply
 from parley.conversations.schemas import (
@@ -128,6 +128,7 @@ async def staff_reply(
     if took_over:
         background.add_task(runtime.live.publish, conversation_id, {"type": "handed_off"})
     background.add_task(runtime.live.publish, conversation_id, {"type": "message", "message": live})
+    background.add_task(events.announce, runtime, scope.org_id, conversation_id, "message")  # staff inboxes
     return out
 
 
@@ -138,6 +139,7 @@ async def release_conversation(
     """Hand the conversation back to the AI."""
     conversation = await service.do_release(db, runtime, scope, conversation_id)
     background.add_task(runtime.live.publish, conversation_id, {"type": "released"})
+    background.add_task(events.announce, runtime, scope.org_id, conversation_id, "state")  # staff inboxes
     return ConversationOut.model_validate(conversation)
 
 

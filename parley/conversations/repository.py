@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.models import Contact, ContactIdentifier, Conversation, Message
+from parley.models import Contact, ContactIdentifier, Conversation, ConversationNote, Message
 from parley.tenancy.scope import OrgScope
 
 
@@ -154,3 +154,64 @@ async def delete_conversation(db: AsyncSession, scope: OrgScope, conversation_id
         delete(Conversation).where(Conversation.org_id == scope.org_id, Conversation.id == conversation_id)
     )
     return int(replies.rowcount or 0) + int(others.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- The staff inbox (dashboard) -----------------------------------------------------------------------------------
+
+INBOX_STATES = ("open", "needs_attention", "low_confidence", "handed_off", "closed")
+
+
+async def inbox(
+    db: AsyncSession,
+    scope: OrgScope,
+    *,
+    channel: str | None,
+    state: str | None,
+    agent_id: str | None,
+    limit: int,
+) -> list[Conversation]:
+    """Most recently active first. `state` is one of INBOX_STATES; every state but "closed" means open ones."""
+    query = select(Conversation).where(Conversation.org_id == scope.org_id)
+    if channel:
+        query = query.where(Conversation.channel == channel)
+    if agent_id:
+        query = query.where(Conversation.agent_id == agent_id)
+    if state == "closed":
+        query = query.where(Conversation.status == "closed")
+    elif state:
+        query = query.where(Conversation.status == "open")
+        if state == "needs_attention":
+            query = query.where(Conversation.needs_attention.is_(True))
+        elif state == "low_confidence":
+            query = query.where(Conversation.low_confidence.is_(True))
+        elif state == "handed_off":
+            query = query.where(Conversation.handed_off.is_(True))
+    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
+    return list(await db.scalars(query))
+
+
+async def notes(db: AsyncSession, scope: OrgScope, conversation_id: str) -> list[ConversationNote]:
+    return list(
+        await db.scalars(
+            select(ConversationNote)
+            .where(ConversationNote.org_id == scope.org_id, ConversationNote.conversation_id == conversation_id)
+            .order_by(ConversationNote.created_at, ConversationNote.id)
+        )
+    )
+
+
+async def messages_since(db: AsyncSession, scope: OrgScope, conversation_id: str, since: datetime) -> list[Message]:
+    """Messages created at or after a moment, oldest first (the reader drops the ones it already shows: two
+    messages can share a timestamp, so "strictly after" could miss one)."""
+    return list(
+        await db.scalars(
+            select(Message)
+            .where(
+                Message.org_id == scope.org_id,
+                Message.conversation_id == conversation_id,
+                Message.created_at >= since,
+            )
+            .order_by(Message.created_at, Message.id)
+            .limit(500)
+        )
+    )

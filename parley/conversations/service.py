@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.conversations import engine, prompt
+from parley.conversations import engine, events, prompt
 from parley.conversations import repository as repo
 from parley.conversations.engine import Reply
 from parley.kit.crypto import Cipher
@@ -108,6 +108,8 @@ async def receive(
         if received.answered is not None:
             conversation = await access_conversation(db, scope, conversation_id)
             replayed = await _reply_from(received.answered, keyring(runtime, scope), conversation)
+    if received.answered is None:
+        await events.announce(runtime, scope.org_id, conversation_id, "message")  # the staff inbox, once committed
     if received.answered is not None:
         yield TextDelta(replayed.text)
         yield replayed
@@ -213,8 +215,11 @@ async def answer(
         if reply.needs_attention:
             conversation.needs_attention = True
             conversation.attention_reason = reply.attention_reason
+        if reply.confidence is not None and reply.confidence < agent.confidence_threshold:
+            conversation.low_confidence = True  # the inbox's "low confidence" filter
         await engine.record_usage(db, runtime, scope, agent.id, reply)
         await db.flush()
+    await events.announce(runtime, scope.org_id, conversation_id, "message")  # the staff inbox, once committed
     yield reply
     yield Stored(inbound_id, stored.id, replay=False)
 
@@ -340,6 +345,8 @@ async def do_staff_reply(
     now = runtime.clock.now()
     took_over = not conversation.handed_off
     conversation.handed_off = True
+    if conversation.assignee_user_id is None:  # the inbox shows colleagues who has the conversation
+        conversation.assignee_user_id = scope.actor.user_id
     conversation.last_message_at = now
     message = Message(
         id=new_id("msg"),

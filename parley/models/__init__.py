@@ -5,7 +5,7 @@ from parley.models.api_token import ApiToken
 from parley.models.audit_event import AuditEvent
 from parley.models.breach import Breach, BreachOrganization
 from parley.models.contact import Contact, ContactIdentifier
-from parley.models.conversation import Conversation, Message
+from parley.models.conversation import Conversation, ConversationNote, Message
 from parley.models.knowledge import Chunk, Document, KnowledgeBase
 from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
@@ -28,6 +28,7 @@ __all__ = [
     "Contact",
     "ContactIdentifier",
     "Conversation",
+    "ConversationNote",
     "Document",
     "Invitation",
     "KnowledgeBase",

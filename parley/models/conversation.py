@@ -46,6 +46,40 @@ class Conversation(Base):
         String(500),
         info=personal("user.device.user_agent", identifies=False, retention="conversation", erasure="null"),
     )
+    # The inbox (dashboard): who on the staff has the conversation, whether an answer fell below the agent's
+    # confidence threshold, and when it was closed.
+    assignee_user_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), info=system(note="staff member")
+    )
+    low_confidence: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0", info=system())
+    closed_at: Mapped[datetime | None] = timestamp_column()
+
+
+class ConversationNote(Base):
+    """An internal note staff leave on a conversation; never shown to the person, but about them: sealed with
+    their key (erasing them makes it unreadable everywhere), exported to them, deleted with the conversation."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = org_id_column()
+    conversation_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("conversations.id", ondelete="CASCADE"), index=True, info=system()
+    )
+    author_user_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), info=system(note="staff author")
+    )
+    body_sealed: Mapped[bytes] = mapped_column(
+        LargeBinary,
+        info=personal(
+            "user.content.note",
+            identifies=False,
+            retention="conversation",
+            erasure="delete",
+            note="staff's internal note about the conversation; encrypted with the person's key",
+        ),
+    )
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class Message(Base):

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.conversations import repository as conversations_repo
+from parley.conversations.inbox import read_notes
 from parley.conversations.service import open_body
 from parley.kit.errors import NotFound
 from parley.models import Contact, ContactIdentifier, Conversation, Organization
@@ -96,6 +97,11 @@ async def _document(
                 "started_at": _iso(conversation.created_at),
                 "last_message_at": _iso(conversation.last_message_at),
                 "messages": messages,
+                # Staff's internal notes are about the person too (dashboard inbox).
+                "staff_notes": [
+                    {"text": text, "erased": text is None, "written_at": _iso(note.created_at)}
+                    for note, text in await read_notes(db, runtime, scope, conversation.id)
+                ],
             }
         )
     return {
@@ -161,6 +167,11 @@ def _html(document: dict[str, Any]) -> str:
             text = "[erased]" if m["erased"] else m["text"] or ""
             parts.append(f"<li><b>{e(m['from'])}</b> ({e(m['sent_at'])}): {e(text)}</li>")
         parts.append("</ol>")
+        notes = conversation.get("staff_notes") or []
+        if notes:
+            parts.append("<h3>Staff notes</h3><ul>")
+            parts.extend(f"<li>({e(n['written_at'])}) {e(n['text'] or '[erased]')}</li>" for n in notes)
+            parts.append("</ul>")
     info = document["information"]
     parts.append("<h2>About this processing</h2><dl>")
     for key in ("recipients", "source", "rights", "automated_decision_making"):

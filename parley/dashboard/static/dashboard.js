@@ -67,6 +67,41 @@
     };
     setTimeout(tick, 500);
   }
+  // Live inbox and transcript: one Server-Sent Events stream of the organisation's conversation events.
+  const inbox = document.querySelector("table[data-events]");
+  const thread = document.querySelector("#conversation[data-events]");
+  const source = inbox || thread;
+  if (source && window.EventSource) {
+    const events = new EventSource(source.dataset.events);
+    let pending = null;
+    const refreshInbox = async () => {
+      const html = await (await fetch(inbox.dataset.rows, { credentials: "same-origin" })).text();
+      document.getElementById("inbox-rows").innerHTML = html;
+    };
+    const refreshThread = async () => {
+      const items = document.querySelectorAll("#transcript [data-message]");
+      const last = items.length ? items[items.length - 1].dataset.message : "";
+      const url = thread.dataset.since + "?message=" + encodeURIComponent(last);
+      const state = await (await fetch(url, { credentials: "same-origin" })).json();
+      const list = document.getElementById("transcript");
+      for (const message of state.messages) {
+        if (list.querySelector(`[data-message="${message.id}"]`)) continue;
+        list.insertAdjacentHTML("beforeend", message.html);
+      }
+      document.getElementById("conversation-state").innerHTML = state.state;
+    };
+    events.addEventListener("conversation", (event) => {
+      const data = JSON.parse(event.data);
+      if (thread && data.conversation_id !== thread.dataset.conversation) return;
+      // Several events in a burst become one refresh.
+      if (pending) return;
+      pending = setTimeout(async () => {
+        pending = null;
+        try { await (inbox ? refreshInbox() : refreshThread()); } catch (_) { /* the next event retries */ }
+      }, 100);
+    });
+    events.addEventListener("open", () => { document.body.dataset.live = "on"; });
+  }
   // Move focus to the first invalid field so keyboard and screen-reader users land on the problem.
   const invalid = document.querySelector("[aria-invalid='true']");
   if (invalid) invalid.focus();
