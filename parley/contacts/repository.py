@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.models import Agent, ConsentEvent, Contact, ContactIdentifier, Conversation
@@ -37,10 +37,13 @@ def _search(scope: OrgScope, query: str | None) -> Select[Contact]:
     statement = select(Contact).where(Contact.org_id == scope.org_id)
     if query:
         pattern = _pattern(query)
-        by_identifier = exists().where(
-            ContactIdentifier.org_id == scope.org_id,
-            ContactIdentifier.contact_id == Contact.id,
-            func.lower(ContactIdentifier.value).like(pattern, escape=LIKE_ESCAPE),
+        # An uncorrelated IN: one pass over the organisation's identifiers. (A correlated EXISTS let SQLite
+        # walk every identifier of the organisation once per contact: 100 s for 10,000 contacts.)
+        by_identifier = Contact.id.in_(
+            select(ContactIdentifier.contact_id).where(
+                ContactIdentifier.org_id == scope.org_id,
+                func.lower(ContactIdentifier.value).like(pattern, escape=LIKE_ESCAPE),
+            )
         )
         statement = statement.where(
             or_(func.lower(Contact.display_name).like(pattern, escape=LIKE_ESCAPE), Contact.id == query, by_identifier)
