@@ -137,8 +137,9 @@ async def reply(
     }
     # Background tasks run after the response's transaction has committed.
     if took_over:
-        background.add_task(runtime.live.publish, conversation_id, {"type": "handed_off"})
-    background.add_task(runtime.live.publish, conversation_id, {"type": "message", "message": live})
+        background.add_task(runtime.live.publish, conversation_id, {"type": "handed_off"}, org_id=ctx.org_id)
+    event = {"type": "message", "message": live}
+    background.add_task(runtime.live.publish, conversation_id, event, org_id=ctx.org_id)
     background.add_task(events.announce, runtime, ctx.org_id, conversation_id, "message")
     return redirect(_reply_target(ctx, conversation_id) + "#reply")
 
@@ -158,7 +159,7 @@ async def take_over(
 ) -> Response:
     ctx.org_scope.require(Permission.CONVERSATIONS_REPLY)
     if await inbox.do_take_over(db, runtime, ctx.org_scope, conversation_id):
-        background.add_task(runtime.live.publish, conversation_id, {"type": "handed_off"})
+        background.add_task(runtime.live.publish, conversation_id, {"type": "handed_off"}, org_id=ctx.org_id)
         background.add_task(events.announce, runtime, ctx.org_id, conversation_id, "state")
     return redirect(_reply_target(ctx, conversation_id), "You have this conversation: the AI stays silent.")
 
@@ -169,7 +170,7 @@ async def hand_back(
 ) -> Response:
     ctx.org_scope.require(Permission.CONVERSATIONS_REPLY)
     await inbox.do_hand_back(db, runtime, ctx.org_scope, conversation_id)
-    background.add_task(runtime.live.publish, conversation_id, {"type": "released"})
+    background.add_task(runtime.live.publish, conversation_id, {"type": "released"}, org_id=ctx.org_id)
     background.add_task(events.announce, runtime, ctx.org_id, conversation_id, "state")
     return redirect(_reply_target(ctx, conversation_id), "Handed back: the AI answers the next message.")
 

@@ -92,7 +92,8 @@
     };
     events.addEventListener("conversation", (event) => {
       const data = JSON.parse(event.data);
-      if (thread && data.conversation_id !== thread.dataset.conversation) return;
+      // A resync (the live broker came back; events may have been lost) refreshes whatever page is open.
+      if (thread && data.type !== "resync" && data.conversation_id !== thread.dataset.conversation) return;
       // Several events in a burst become one refresh.
       if (pending) return;
       pending = setTimeout(async () => {
