@@ -39,6 +39,7 @@ from parley.tenancy.scope import OrgScope
 MAX_TERMS = 16
 RARE_BELOW = 2_000  # chunks: a word in fewer is selective enough to drive candidate selection
 CANDIDATE_FACTOR = 20
+MAX_CANDIDATES = 100  # re-scored in Python: bounded for large limits (the hybrid pool)
 HYBRID_POOL_FACTOR = 4  # hybrid: keyword and vector rankings of limit * this many chunks are fused
 RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al., 2009)
 
@@ -260,7 +261,10 @@ async def keyword_search(
         rows = []
         fallback = ""
         while plan is not None and len(rows) < limit:
-            params["query"], params["candidates"] = plan.query, limit * CANDIDATE_FACTOR
+            params["query"], params["candidates"] = (
+                plan.query,
+                max(limit, min(limit * CANDIDATE_FACTOR, MAX_CANDIDATES)),
+            )
             candidates = list(await db.execute(_SQLITE_CANDIDATES, params, execution_options=options))
             rows = _rerank(candidates, plan.boost, stats)[:limit]
             fallback, plan = plan.fallback, plan.wider

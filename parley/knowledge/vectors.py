@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from anyio import to_thread
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from parley.kit.context import Actor
 from parley.kit.db import OFFLOAD_OPTION, unit_of_work
@@ -99,24 +99,40 @@ async def dense_ranking(
     import numpy as np
 
     model = await to_thread.run_sync(embeddings.model)
-    base = select(ChunkEmbedding.chunk_id, ChunkEmbedding.vector).where(
+    scoped = (
         ChunkEmbedding.org_id == scope.org_id,
         ChunkEmbedding.knowledge_base_id.in_(knowledge_base_ids),
         ChunkEmbedding.model == model.name,
     )
-    count_rows = await db.execute(
+    options = {OFFLOAD_OPTION: True}
+    # How many: over the knowledge-base index alone (no table lookups; these are the scope's knowledge bases).
+    few = select(func.count()).select_from(
         select(ChunkEmbedding.chunk_id)
-        .where(
-            ChunkEmbedding.org_id == scope.org_id,
-            ChunkEmbedding.knowledge_base_id.in_(knowledge_base_ids),
-        )
+        .where(ChunkEmbedding.knowledge_base_id.in_(knowledge_base_ids))
         .limit(FULL_SCAN_LIMIT + 1)
+        .subquery()
     )
-    if len(count_rows.all()) > FULL_SCAN_LIMIT:
-        if not candidates:
-            return []
-        base = base.where(ChunkEmbedding.chunk_id.in_(candidates))
-    rows = (await db.execute(base, execution_options={OFFLOAD_OPTION: True})).all()
+    statement = select(
+        ChunkEmbedding.chunk_id,
+        ChunkEmbedding.vector,
+        ChunkEmbedding.org_id,
+        ChunkEmbedding.knowledge_base_id,
+        ChunkEmbedding.model,
+    )
+    if (await db.scalar(few, execution_options=options) or 0) <= FULL_SCAN_LIMIT:
+        statement = statement.where(*scoped)
+    elif candidates:
+        # By primary key alone, so that the planner cannot prefer walking the org_id index; the scope is checked
+        # below (and by row-level security on PostgreSQL).
+        statement = statement.where(ChunkEmbedding.chunk_id.in_(candidates))
+    else:
+        return []
+    kbs = set(knowledge_base_ids)
+    rows = [
+        r
+        for r in (await db.execute(statement, execution_options=options)).all()
+        if r.org_id == scope.org_id and r.knowledge_base_id in kbs and r.model == model.name
+    ]
     if not rows:
         return []
     question = (await to_thread.run_sync(model.encode, [query]))[0]
