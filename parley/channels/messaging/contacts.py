@@ -12,12 +12,14 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.channels.messaging.shapes import CONVERSATION_CHANNEL
+from parley.consent import service as consent_service
 from parley.conversations import repository as conversations_repo
 from parley.conversations import service as conversations
 from parley.kit.db import insert_ignoring_conflict
 from parley.kit.errors import Conflict, InvalidField, NotFound
 from parley.kit.ids import new_id
-from parley.models import ChannelContact, Contact, ContactIdentifier, ContactMerge, Conversation
+from parley.models import ChannelConnection, ChannelContact, Contact, ContactIdentifier, ContactMerge, Conversation
 from parley.privacy import audit
 from parley.runtime import Runtime
 from parley.tenancy.scope import OrgScope
@@ -94,12 +96,27 @@ async def find_channel_contact(
 async def record_opt_out(
     db: AsyncSession, runtime: Runtime, scope: OrgScope, contact: ChannelContact, *, opted_out: bool, source: str
 ) -> None:
-    """STOP (or START) from the person: from now on they are (no longer) messaged on this connection. Audited;
-    the place where a consent ledger records the objection too."""
+    """STOP (or START) from the person: from now on they are (no longer) messaged on this connection. Audited.
+
+    A STOP is also a withdrawal of marketing consent, recorded in the consent ledger with how it was said, so that
+    the person's proof shows it and marketing on every channel stops. START only lifts the block on this
+    connection: it answers a conversation, it is not consent to marketing (that needs the text shown)."""
     if (contact.opted_out_at is not None) == opted_out:
         return
     contact.opted_out_at = runtime.clock.now() if opted_out else None
     await db.flush()
+    if opted_out:
+        kind = await db.scalar(select(ChannelConnection.kind).where(ChannelConnection.id == contact.connection_id))
+        await consent_service.do_record(
+            db,
+            runtime,
+            scope,
+            contact_id=contact.contact_id,
+            purpose="marketing",
+            granted=False,
+            channel=CONVERSATION_CHANNEL.get(kind or "", "api"),
+            evidence={"kind": "opt_out", "source": source},
+        )
     await audit.record_in_scope(
         db,
         runtime.clock,

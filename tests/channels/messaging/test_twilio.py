@@ -184,7 +184,11 @@ async def test_stop_is_respected_until_start_and_help_gets_the_help_text(
     assert len(fake_twilio.sent) == 1  # no answer to STOP
     [state] = await rows(runtime, business.org_id, "SELECT opted_out_at FROM channel_contacts")
     assert state["opted_out_at"] is not None
+    # The STOP is in the consent ledger too, as a withdrawal of marketing, and so in the person's proof.
     conversation = (await client.get(f"{business.api}/conversations")).json()["conversations"][0]
+    proof = (await client.get(f"{business.api}/contacts/{conversation['contact_id']}/consents")).json()
+    assert proof["current"]["marketing"]["granted"] is False
+    assert [(e["purpose"], e["granted"], e["channel"]) for e in proof["events"]] == [("marketing", False, "sms")]
     staff = await client.post(
         f"{business.api}/conversations/{conversation['id']}/messages",
         json={"text": "We will miss you"},
@@ -203,6 +207,8 @@ async def test_stop_is_respected_until_start_and_help_gets_the_help_text(
     assert len(fake_twilio.sent) == 2 and "STOP" in fake_twilio.sent[-1]["Body"]
     [state] = await rows(runtime, business.org_id, "SELECT opted_out_at FROM channel_contacts")
     assert state["opted_out_at"] is None
+    proof = (await client.get(f"{business.api}/contacts/{conversation['contact_id']}/consents")).json()
+    assert proof["current"]["marketing"]["granted"] is False  # START answers a conversation; it is no consent
 
 
 async def test_a_retryable_twilio_error_is_retried_and_sent_once(
