@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.consent import service as consent_service
+from parley.consent.purposes import PURPOSES
 from parley.conversations.service import contact_for
 from parley.kit.errors import Conflict, InvalidField
 from parley.models import Contact, ContactIdentifier, Conversation, PrivacyRequest
@@ -88,6 +90,20 @@ async def _apply(
             raise InvalidField("details.purposes", "the request names no purpose")
         if "ai_processing" in purposes:
             contact.restricted_at, contact.restriction_ground = contact.restricted_at or now, "objection"
+        # Purposes that rest on consent stop through the consent ledger, which every check (allows()) reads:
+        # a withdrawal there, citing this request as evidence, is what makes the purpose stop everywhere.
+        for purpose in purposes:
+            if purpose in PURPOSES:
+                await consent_service.do_record(
+                    db,
+                    runtime,
+                    scope,
+                    contact_id=contact.id,
+                    purpose=purpose,
+                    granted=False,
+                    channel="staff",
+                    evidence={"kind": "privacy_request", "request_id": request.id, "request_kind": request.kind},
+                )
         key = "objecting_to" if request.kind == "objection" else "withdrawn"
         return {key: purposes, "restricted": contact.restricted_at is not None}
     changed: list[str] = []

@@ -192,3 +192,38 @@ async def test_rectification_cannot_take_another_persons_identifier(client, runt
     assert renamed.status_code == 200 and renamed.json()["outcome"] == {"changed": ["display_name"]}
     names = await raw_scalars(runtime, agent.org_id, "SELECT display_name FROM contacts WHERE display_name IS NOT NULL")
     assert names == ["Zoé K."]
+
+
+async def test_a_consent_withdrawal_request_stops_the_purpose_in_the_consent_ledger(client, runtime: Runtime):
+    agent = await make_widget_agent(client, runtime)
+    visitor = await new_visitor(client, agent)
+    await client.post(f"{agent.api}/messages", json={"text": QUESTION}, headers=visitor)
+    [contact_id] = await raw_scalars(runtime, agent.org_id, "SELECT id FROM contacts")
+    base = f"/api/v1/orgs/{agent.org_id}"
+    text = await client.post(
+        f"{base}/consent/texts",
+        json={"purpose": "marketing", "language": "en", "body": "May we send you news?"},
+        headers=agent.headers,
+    )
+    granted = await client.post(
+        f"{base}/contacts/{contact_id}/consents",
+        json={"purpose": "marketing", "granted": True, "channel": "staff", "text_id": text.json()["id"]},
+        headers=agent.headers,
+    )
+    assert granted.status_code == 201, granted.text
+    filed = await client.post(
+        f"{agent.api}/privacy/requests", json={"kind": "consent_withdrawal", "purposes": ["marketing"]}, headers=visitor
+    )
+    done = await client.post(
+        f"{base}/privacy/requests/{filed.json()['request_id']}/fulfil", json={}, headers=agent.headers
+    )
+    assert done.status_code == 200, done.text
+    proof = (await client.get(f"{base}/contacts/{contact_id}/consents", headers=agent.headers)).json()
+    assert proof["current"]["marketing"]["granted"] is False
+    withdrawal = proof["events"][-1]
+    assert withdrawal["granted"] is False
+    assert withdrawal["evidence"] == {
+        "kind": "privacy_request",
+        "request_id": filed.json()["request_id"],
+        "request_kind": "consent_withdrawal",
+    }
