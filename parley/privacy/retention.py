@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, Select, delete, exists, func, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from parley.consent.proof import pseudonymise_contacts as pseudonymise_consent_proof
 from parley.kit.context import Actor
 from parley.kit.db import set_pg_setting, unit_of_work
 from parley.models import Agent, Contact, Conversation, Message, Organization, UsageDaily, UserSession
@@ -243,6 +244,7 @@ async def _erase_forgotten_contacts(runtime: Runtime, org_id: str, cutoff: datet
             # Re-checked in the deleting transaction: a conversation may have started since the read.
             result = await db.execute(delete(Contact).where(Contact.id.in_(ids), query.whereclause))  # type: ignore[arg-type]
             erased += int(result.rowcount or 0)  # type: ignore[attr-defined]
+            await pseudonymise_consent_proof(db, runtime, org_id, ids)  # consent branch: kept as pseudonymised proof
         if len(ids) < BATCH:
             return erased
 

@@ -230,3 +230,36 @@ async def test_voice_processing_needs_its_own_consent(client, runtime: Runtime):
     async with unit_of_work(runtime.sessionmaker, write=False) as db:
         scope = await platform.system_scope(db, chat.org_id, ACTOR)
         assert await may_process_voice(db, scope, chat.contact_id)
+
+
+async def test_retention_forgetting_a_person_pseudonymises_their_proof(client, runtime: Runtime, clock):  # type: ignore[no-untyped-def]
+    from parley.privacy import retention
+
+    chat = await chat_with_email(client, runtime)
+    kept = await chat_in(runtime, chat.base, chat.headers, chat.org_id, chat.agent.id, phone="+33688888888")
+    await client.patch(f"{chat.base}/privacy/retention", json={"conversation_retention_days": 30}, headers=chat.headers)
+    text_id = await add_text(client, chat, "marketing", "Offers?")
+    for contact_id in (chat.contact_id, kept.contact_id):
+        await client.post(
+            f"{chat.base}/contacts/{contact_id}/consents",
+            json={"purpose": "marketing", "granted": True, "text_id": text_id, "evidence": {"said": "oui"}},
+            headers=chat.headers,
+        )
+    clock.advance(days=31)
+    async with unit_of_work(runtime.sessionmaker) as db:  # the other person wrote again: they are kept
+        await platform.system_scope(db, chat.org_id, ACTOR)
+        from sqlalchemy import update as sql_update
+
+        from parley.models import Conversation
+
+        await db.execute(
+            sql_update(Conversation)
+            .where(Conversation.id == kept.conversation_id)
+            .values(last_message_at=clock.now(), created_at=clock.now())
+        )
+    report = await retention.sweep(runtime)
+    assert report.totals.contacts >= 1
+    owners = await raw_scalars(runtime, chat.org_id, "SELECT contact_id FROM consent_events ORDER BY contact_id")
+    assert kept.contact_id in owners and chat.contact_id not in owners
+    assert any(str(o).startswith("pse_") for o in owners)
+    assert await allows(runtime, chat.org_id, kept.contact_id, "marketing")
