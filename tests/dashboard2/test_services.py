@@ -108,6 +108,20 @@ async def test_rights_restrict_lift_export_and_erase_through_mains_services(runt
         map(str, actions)
     )
     assert await raw_scalars(runtime, org.id, "SELECT id FROM contacts") == []
+    # Each exercise of a right by staff is a data-subject request in the queue, completed, with its history;
+    # after the erasure none of them points at the person any more.
+    requests = await raw_scalars(
+        runtime,
+        org.id,
+        "SELECT kind || ',' || source || ',' || status || ',' || COALESCE(contact_id, '-') FROM privacy_requests",
+    )
+    assert sorted(str(r).split(",") for r in requests) == [
+        ["access", "staff", "completed", "-"],
+        ["erasure", "staff", "completed", "-"],
+        ["restriction", "staff", "completed", "-"],
+    ]
+    steps = await raw_scalars(runtime, org.id, "SELECT status FROM privacy_request_events")
+    assert sorted(map(str, steps)).count("completed") == 3
 
 
 async def test_usage_is_counted_per_day_and_per_agent_and_zero_filled(runtime: Runtime, clock):
