@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.consent.purposes import PURPOSES
 from parley.kit.db import Base
-from parley.models import Agent, Organization, ProviderCredential
+from parley.models import Agent, ChannelConnection, Organization, ProviderCredential
 from parley.privacy.datamap import INFO_KEY, Declaration
 from parley.privacy.retention import IP_KEPT, USAGE_KEPT
 from parley.runtime import Runtime
@@ -76,7 +76,46 @@ async def subprocessors(db: AsyncSession, scope: OrgScope, runtime: Runtime) -> 
                 used_by_agents=tuple(agents),
             )
         )
-    return found + _platform_subprocessors(runtime)
+    return found + await _channel_subprocessors(db, scope) + _platform_subprocessors(runtime)
+
+
+# Messaging providers by channel kind: every message of the channel passes through them.
+_META = ("Meta Platforms Ireland Ltd (WhatsApp Business)", "European Union and United States",
+         "EU-US Data Privacy Framework; standard contractual clauses")  # fmt: skip
+_TWILIO = ("Twilio Inc.", "United States", "EU-US Data Privacy Framework; binding corporate rules")
+_CHANNEL_PROVIDERS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "whatsapp": (_META,),
+    "twilio_whatsapp": (_TWILIO, _META),
+    "twilio_sms": (_TWILIO,),
+}
+
+
+async def _channel_subprocessors(db: AsyncSession, scope: OrgScope) -> list[SubProcessor]:
+    """The messaging providers of the organisation's enabled channel connections (WhatsApp, Twilio, mail servers)."""
+    rows = await db.execute(
+        select(ChannelConnection.kind, ChannelConnection.config, Agent.name)
+        .join(Agent, Agent.id == ChannelConnection.agent_id)
+        .where(ChannelConnection.org_id == scope.org_id, ChannelConnection.enabled.is_(True))
+        .order_by(Agent.name)
+    )
+    by_name: dict[tuple[str, str, str, str], list[str]] = {}
+    for kind, config, agent_name in rows:
+        providers = list(_CHANNEL_PROVIDERS.get(kind, ()))
+        purpose = f"carrying messages to and from customers ({kind.replace('_', ' ')})"
+        if kind == "email":
+            purpose = "receiving and sending e-mail with customers"
+            hosts = {str((config or {}).get(k) or "") for k in ("imap_host", "smtp_host")} - {""}
+            providers += [
+                (h, _location_of(h), _mechanism_of(h)) for h in sorted(hosts) if not h.startswith(_LOCAL_HOSTS)
+            ]
+        for name, location, mechanism in providers:
+            agents = by_name.setdefault((name, purpose, location, mechanism), [])
+            if agent_name not in agents:
+                agents.append(agent_name)
+    return [
+        SubProcessor(name=n, purpose=p, location=loc, transfer_mechanism=m, used_by_agents=tuple(agents))
+        for (n, p, loc, m), agents in sorted(by_name.items())
+    ]
 
 
 def _platform_subprocessors(runtime: Runtime) -> list[SubProcessor]:

@@ -260,3 +260,18 @@ async def test_a_recipient_twilio_reports_as_unsubscribed_is_recorded_as_opted_o
     assert failed == {"state": "failed", "error_code": "opted_out"}
     [state] = await rows(runtime, business.org_id, "SELECT opted_out_at FROM channel_contacts")
     assert state["opted_out_at"] is not None
+
+
+async def test_configured_messaging_providers_are_listed_as_sub_processors(
+    client, runtime: Runtime, fake_twilio: FakeTwilio
+):
+    business = await make_business(client, runtime)  # a WhatsApp Cloud API connection
+    listed = (await client.get(f"{business.api}/privacy/subprocessors")).json()
+    assert [p["name"] for p in listed] == ["Meta Platforms Ireland Ltd (WhatsApp Business)"]
+    assert listed[0]["used_by_agents"] == ["Helper"]
+    await add_twilio_channel(client, business)
+    names = sorted(p["name"] for p in (await client.get(f"{business.api}/privacy/subprocessors")).json())
+    assert names == ["Meta Platforms Ireland Ltd (WhatsApp Business)", "Twilio Inc."]
+    slug = (await client.get(business.api)).json()["slug"]
+    notice = await client.get(f"/privacy/{slug}")
+    assert notice.status_code == 200 and "Twilio Inc." in notice.text and "WhatsApp Business" in notice.text
