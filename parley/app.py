@@ -13,6 +13,8 @@ from starlette.types import ASGIApp
 from parley import __version__
 from parley.agents.api import router as agents_router
 from parley.auth.api import router as auth_router
+from parley.channels.messaging.api import router as channels_router  # messaging channels
+from parley.channels.whatsapp.api import router as whatsapp_router  # messaging channels
 from parley.channels.widget.api import install as install_widget
 from parley.conversations.api import router as conversations_router
 from parley.kit import reconcilers
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         knowledge_router,
         conversations_router,
         outbox_router,
+        channels_router,  # messaging channels
+        whatsapp_router,  # messaging channels
     ):
         app.include_router(router)
     install_widget(app)

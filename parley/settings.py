@@ -104,6 +104,19 @@ class Settings(BaseSettings):
     widget_ip_per_minute: float = Field(default=60.0, gt=0)
     widget_ip_burst: int = Field(default=30, ge=1)
 
+    # Messaging channels (WhatsApp Cloud API, Twilio): messages of one sender arriving within this many seconds of
+    # each other become one engine turn (one reply); sends are retried with backoff up to the attempts below.
+    channel_burst_seconds: float = Field(default=2.0, ge=0)
+    channel_max_attempts: int = Field(default=6, ge=1)
+    channel_backoff_base_seconds: float = Field(default=5.0, gt=0)
+    channel_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    # Process webhooks in this process right after accepting them (the reconcilers remain the safety net).
+    channel_dispatch_inline: bool = True
+    # Where the providers' APIs are (overridable for a proxy, a regional edge, or a local test server).
+    whatsapp_graph_url: str = "https://graph.facebook.com"
+    whatsapp_graph_version: str = "v21.0"
+    twilio_api_base: str = ""  # empty: Twilio's own API (api.twilio.com)
+
     log_level: str = "INFO"
     log_json: bool = True
 

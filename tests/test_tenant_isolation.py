@@ -84,6 +84,19 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
         )
         assert chat.status_code == 200, chat.text
         conversations = (await owner.get(f"{base}/conversations")).json()["conversations"]
+        # Messaging channels: a WhatsApp connection of the victim's agent.
+        channel = await owner.post(
+            f"{base}/channels",
+            json={
+                "kind": "whatsapp",
+                "agent_id": agent["id"],
+                "name": "WhatsApp",
+                "config": {"phone_number_id": "1065"},
+                "secrets": {"access_token": "t", "app_secret": "s", "verify_token": "v"},
+            },
+            headers=csrf,
+        )
+        assert channel.status_code == 201, channel.text
     owner_client_ids["invitation_id"] = invitation.json()["id"]
     owner_client_ids["member_id"] = next(m["id"] for m in members.json() if m["role"] == "agent")
     owner_client_ids["knowledge_base_id"] = kb["id"]
@@ -92,6 +105,7 @@ async def make_victim(runtime: Runtime) -> dict[str, str]:
     owner_client_ids["credential_id"] = credential.json()["id"]
     owner_client_ids["conversation_id"] = conversations[0]["id"]
     owner_client_ids["contact_id"] = conversations[0]["contact_id"]
+    owner_client_ids["connection_id"] = channel.json()["id"]
     return owner_client_ids
 
 

@@ -3,7 +3,7 @@ replies stored beside them, every body sealed under the organisation's key."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,6 +79,10 @@ async def conversation_for(
     db.add(conversation)
     await db.flush()
     return conversation
+
+
+# Called with the reply message and the Reply, inside the transaction that stores them (see `answer`).
+OnStored = Callable[[AsyncSession, Message, Reply], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -185,9 +189,11 @@ async def answer(
     inbound_id: str,
     text: str,
     history: list[tuple[str, str]],
+    on_stored: OnStored | None = None,
 ) -> AsyncIterator[TextDelta | Reply | Stored]:
     """Runs the turn for a recorded inbound message and stores the reply (also used to answer messages whose
-    first attempt died with its process)."""
+    first attempt died with its process). `on_stored` runs in the transaction that stores the reply: a channel
+    writes the reply to its outbox there, so the reply exists exactly when its send does."""
     reply: Reply | None = None
     async with scoped_unit_of_work(runtime.sessionmaker, scope, write=False) as db:
         async for item in engine.stream_turn(db, runtime, scope, agent, text, history):
@@ -215,6 +221,8 @@ async def answer(
             conversation.attention_reason = reply.attention_reason
         await engine.record_usage(db, runtime, scope, agent.id, reply)
         await db.flush()
+        if on_stored is not None:
+            await on_stored(db, stored, reply)
     yield reply
     yield Stored(inbound_id, stored.id, replay=False)
 

@@ -4,6 +4,15 @@ from parley.models.agent import Agent, AgentKnowledgeBase, ProviderCredential
 from parley.models.api_token import ApiToken
 from parley.models.audit_event import AuditEvent
 from parley.models.breach import Breach, BreachOrganization
+from parley.models.channel import (  # messaging channels
+    ChannelConnection,
+    ChannelContact,
+    ChannelInbound,
+    ChannelMedia,
+    ChannelOutbound,
+    ChannelStatusEvent,
+    ContactMerge,
+)
 from parley.models.contact import Contact, ContactIdentifier
 from parley.models.conversation import Conversation, Message
 from parley.models.knowledge import Chunk, Document, KnowledgeBase
@@ -40,4 +49,14 @@ __all__ = [
     "UsageDaily",
     "User",
     "UserSession",
+]
+# messaging channels
+__all__ += [
+    "ChannelConnection",
+    "ChannelContact",
+    "ChannelInbound",
+    "ChannelMedia",
+    "ChannelOutbound",
+    "ChannelStatusEvent",
+    "ContactMerge",
 ]

@@ -26,6 +26,10 @@ class Contact(Base):
     restriction_ground: Mapped[str | None] = mapped_column(
         String(16), info=system(note="accuracy, unlawful, legal_claims or objection (Art. 18(1)(a)-(d))")
     )
+    # Messaging channels: staff merged this contact into another (see `contact_merges`; reversible).
+    merged_into_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("contacts.id", ondelete="SET NULL"), info=system()
+    )
 
 
 RESTRICTION_GROUNDS = ("accuracy", "unlawful", "legal_claims", "objection")

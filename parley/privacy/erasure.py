@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 
+from parley.channels.messaging import channel_privacy
 from parley.kit.errors import NotFound
 from parley.models import Contact, Conversation, Message
 from parley.privacy import audit
@@ -39,6 +40,7 @@ async def erase_contact(runtime: Runtime, scope: OrgScope, contact_id: str) -> E
         )
         conversations = int(await db.scalar(select(func.count()).select_from(conversation_ids.subquery())) or 0)
         messages = await delete_messages(db, Message.conversation_id.in_(conversation_ids))
+        await channel_privacy.erase(db, runtime, scope, [contact_id])
         await db.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
         await db.execute(delete(Contact).where(Contact.org_id == scope.org_id, Contact.id == contact_id))
         await audit.record_in_scope(

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.channels.messaging import channel_privacy
 from parley.conversations import repository as conversations_repo
 from parley.conversations.service import open_body
 from parley.kit.errors import NotFound
@@ -110,6 +111,7 @@ async def _document(
             "identifiers": [{"kind": i.kind, "value": i.value, "since": _iso(i.created_at)} for i in identifiers],
         },
         "conversations": exported,
+        "channels": await channel_privacy.export_section(db, runtime, scope, [contact.id]),
         "information": {
             "purposes": [
                 "answering your questions and requests through the organisation's assistant",
