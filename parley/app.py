@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 from parley import __version__
 from parley.agents.api import router as agents_router
 from parley.auth.api import router as auth_router
+from parley.channels.email.api import router as email_router  # email channel
 from parley.channels.messaging.api import router as channels_router  # messaging channels
 from parley.channels.whatsapp.api import router as whatsapp_router  # messaging channels
 from parley.channels.widget.api import install as install_widget
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         outbox_router,
         channels_router,  # messaging channels
         whatsapp_router,  # messaging channels
+        email_router,  # email channel
     ):
         app.include_router(router)
     install_widget(app)

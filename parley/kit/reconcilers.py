@@ -29,6 +29,7 @@ class Reconciler:
 def registered() -> list[Reconciler]:
     # Imported here so that the kit does not depend on domains at import time.
     from parley.auth.tasks import purge_expired_credentials
+    from parley.channels.email.polling import poll_mailboxes  # email channel
     from parley.channels.messaging.tasks import deliver_channels, process_inbound  # messaging channels
     from parley.conversations.tasks import answer_unhandled
     from parley.knowledge.tasks import ingest_pending
@@ -42,6 +43,7 @@ def registered() -> list[Reconciler]:
         Reconciler("privacy.enforce_retention", enforce_retention),
         Reconciler("privacy.delete_due_accounts", delete_due_accounts),
         Reconciler("outbox.deliver", deliver_outbox),
+        Reconciler("email.poll_mailboxes", poll_mailboxes),  # email channel
         Reconciler("channels.process_inbound", process_inbound),  # messaging channels
         Reconciler("channels.deliver", deliver_channels),  # messaging channels
     ]

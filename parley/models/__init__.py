@@ -15,6 +15,7 @@ from parley.models.channel import (  # messaging channels
 )
 from parley.models.contact import Contact, ContactIdentifier
 from parley.models.conversation import Conversation, Message
+from parley.models.email import EmailMailbox, EmailThread  # email channel
 from parley.models.knowledge import Chunk, Document, KnowledgeBase
 from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
@@ -60,3 +61,5 @@ __all__ += [
     "ChannelStatusEvent",
     "ContactMerge",
 ]
+# email channel
+__all__ += ["EmailMailbox", "EmailThread"]

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.channels.email import privacy as email_privacy  # email channel
 from parley.channels.messaging import channel_privacy
 from parley.conversations import repository as conversations_repo
 from parley.conversations.service import open_body
@@ -112,6 +113,7 @@ async def _document(
         },
         "conversations": exported,
         "channels": await channel_privacy.export_section(db, runtime, scope, [contact.id]),
+        "email_threads": await email_privacy.export_section(db, scope, [contact.id]),  # email channel
         "information": {
             "purposes": [
                 "answering your questions and requests through the organisation's assistant",
