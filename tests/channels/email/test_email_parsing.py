@@ -111,3 +111,29 @@ def test_message_without_message_id_gets_a_stable_one() -> None:
     raw = b"From: ann@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
     assert parse_email(raw).message_id == parse_email(raw).message_id
     assert parse_email(raw).message_id != parse_email(raw + b"more").message_id
+
+
+def test_encoded_headers_and_charsets_are_decoded() -> None:
+    raw = (
+        b"From: =?utf-8?q?Ren=C3=A9e_M=C3=BCller?= <Renee@Example.org>\r\n"
+        b"Subject: =?iso-8859-1?q?R=E9servation_pour_samedi?=\r\n"
+        b"Message-ID: <enc@example.org>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        b"Une table pour deux, s'il vous pla=EEt.\r\n"
+        b"--b\r\n"
+        b'Content-Type: application/pdf; name="=?utf-8?q?men=C3=BC.pdf?="\r\n'
+        b'Content-Disposition: attachment; filename="=?utf-8?q?men=C3=BC.pdf?="\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        b"JVBERi0xLjQ=\r\n"
+        b"--b--\r\n"
+    )
+    parsed = parse_email(raw)
+    assert parsed.sender == "renee@example.org"
+    assert parsed.sender_name == "Renée Müller"
+    assert parsed.subject == "Réservation pour samedi"
+    assert parsed.text == "Une table pour deux, s'il vous plaît."
+    assert [(a.filename, a.data) for a in parsed.attachments] == [("menü.pdf", b"%PDF-1.4")]
