@@ -21,6 +21,7 @@ from parley.channels.email.ingest import Outcome, record_email
 from parley.channels.email.mime import Limits, ParsedEmail, parse_email
 from parley.channels.messaging.connections import live_connection
 from parley.channels.messaging.shapes import LiveConnection
+from parley.channels.messaging.tasks import nudge
 from parley.kit.db import set_pg_setting, unit_of_work
 from parley.kit.ids import new_id
 from parley.models import ChannelConnection, EmailMailbox, Organization
@@ -87,6 +88,9 @@ async def poll_mailbox(runtime: Runtime, connection: LiveConnection) -> list[Out
         parsed = await anyio.to_thread.run_sync(_parse_all, fetched, limits_for(connection))
         outcomes = await _save(runtime, connection, box.uidvalidity, max(uids), parsed)
         await box.mark_seen([f.uid for f in fetched])
+    # Answer now rather than next round (embedded mode); the reconcilers catch what this misses.
+    senders = {email.sender for email, outcome in zip(parsed, outcomes, strict=True) if outcome == "accepted"}
+    nudge(runtime, connection.org_id, connection.id, senders)
     return outcomes
 
 
