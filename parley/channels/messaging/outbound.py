@@ -148,6 +148,7 @@ class _Outcome:
     code: str | None = None
     reason: str | None = None
     flag: bool = False  # tell staff on the conversation
+    opted_out: bool = False  # the provider says the person opted out: record it, so they are never messaged
 
 
 async def _send_one(runtime: Runtime, scope: OrgScope, item: _Claimed) -> _Outcome:
@@ -174,6 +175,8 @@ async def _send_one(runtime: Runtime, scope: OrgScope, item: _Claimed) -> _Outco
             "channel send failed",
             extra={"outbound_id": item.id, "code": exc.code, "attempt": item.attempts, "final": final},
         )
+        if exc.opted_out:
+            return _Outcome("failed", code="opted_out", reason=exc.reason, opted_out=True)
         if exc.outside_window:
             return _Outcome("failed", code=exc.code, reason=_window_reason(connection, refused=True), flag=True)
         return _Outcome("failed" if final else "retry", code=exc.code, reason=exc.reason, flag=final)
@@ -234,6 +237,10 @@ async def _settle(runtime: Runtime, scope: OrgScope, item: _Claimed, token: str,
         if not result.rowcount:  # type: ignore[attr-defined]
             log.warning("channel outbound row no longer held by this claim", extra={"outbound_id": item.id})
             return
+        if outcome.opted_out:
+            state = await contacts.find_channel_contact(db, scope, item.connection_id, item.to)
+            if state is not None:
+                await contacts.record_opt_out(db, runtime, scope, state, opted_out=True, source="provider")
         if outcome.flag and item.conversation_id:
             await db.execute(
                 update(Conversation)

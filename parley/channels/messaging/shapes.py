@@ -127,14 +127,23 @@ class Sent:
 
 class SendError(Exception):
     """A send that did not go out. `retryable`: trying again later may work (rate limits, 5xx, timeouts);
-    `outside_window`: the provider refused free text outside the 24-hour window."""
+    `outside_window`: the provider refused free text outside the 24-hour window; `opted_out`: see below."""
 
-    def __init__(self, reason: str, *, code: str | None = None, retryable: bool, outside_window: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        code: str | None = None,
+        retryable: bool,
+        outside_window: bool = False,
+        opted_out: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
         self.retryable = retryable
         self.outside_window = outside_window
+        self.opted_out = opted_out  # the provider knows the person opted out (e.g. STOP sent to Twilio directly)
 
 
 @dataclass(frozen=True)

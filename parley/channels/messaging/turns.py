@@ -36,9 +36,14 @@ from parley.tenancy.scope import OrgScope, scoped_unit_of_work
 
 log = logging.getLogger("parley.channels")
 
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"})
-START_WORDS = frozenset({"START", "UNSTOP", "YES", "OPTIN"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
+# SMS: Twilio's own opt-out keywords (its Advanced Opt-Out blocks the number for these anyway). WhatsApp has no
+# such convention, and "cancel" or "yes" there are more likely answers to the agent: only the explicit words count.
+STOP_WORDS = {
+    "sms": frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}),
+    "whatsapp": frozenset({"STOP", "UNSUBSCRIBE"}),
+}
+START_WORDS = frozenset({"START", "UNSTOP"})
+HELP_WORDS = frozenset({"HELP"})
 # A sender who never pauses still gets an answer: a burst is cut after this many burst windows.
 LONGEST_BURST = 10
 
@@ -143,9 +148,12 @@ async def _record(
     newest = max(m.timestamp for m in messages)
     if state.last_inbound_at is None or state.last_inbound_at < newest:
         state.last_inbound_at = newest
-    keyword = _keyword(connection.kind, messages)
-    if keyword in ("stop", "start"):
-        await contacts.record_opt_out(db, runtime, scope, state, opted_out=keyword == "stop", source=connection.kind)
+    keywords = [_keyword(connection.kind, m) for m in messages]
+    for keyword in keywords:  # in the person's order: STOP then START leaves them opted in
+        if keyword in ("stop", "start"):
+            await contacts.record_opt_out(
+                db, runtime, scope, state, opted_out=keyword == "stop", source=connection.kind
+            )
     if connection.kind == "email":  # email channel: each email thread is its own conversation
         from parley.channels.email.threads import email_conversation
 
@@ -198,14 +206,14 @@ async def _record(
         row.state, row.payload_sealed, row.processed_at = "processed", None, now
         row.contact_id, row.conversation_id, row.message_id = contact.id, conversation.id, item.id
     restricted = contact.restricted_at is not None
-    answer = not (conversation.handed_off or restricted or keyword in ("stop", "start"))
+    answer = not (conversation.handed_off or restricted or keywords[-1] is not None)
     if restricted:
         conversation.needs_attention = True
         conversation.attention_reason = "processing restricted for this person (Art. 18): staff reply only"
     last = stored[-1]
     if answer:
         last.handled_at = None  # answered by the turn below (or, after a crash, by the recovery sweep)
-    if keyword == "help":
+    if "help" in keywords:
         await outbound.enqueue(
             db,
             runtime,
@@ -251,18 +259,18 @@ def help_text(agent: Agent) -> str:
     return f"{agent.name}: write your question and we will answer. Reply STOP to stop receiving messages."
 
 
-def _keyword(kind: str, messages: list[InboundMessage]) -> str | None:
+def _keyword(kind: str, message: InboundMessage) -> str | None:
     """STOP / START / HELP, when a message is just that word (SMS and WhatsApp conventions; not for email)."""
-    if kind == "email":
+    channel = CONVERSATION_CHANNEL[kind]
+    if channel not in STOP_WORDS:
         return None
-    for message in reversed(messages):
-        word = message.text.strip().rstrip(".!").upper()
-        if word in STOP_WORDS:
-            return "stop"
-        if word in START_WORDS:
-            return "start"
-        if word in HELP_WORDS:
-            return "help"
+    word = message.text.strip().rstrip(".!").upper()
+    if word in STOP_WORDS[channel]:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    if word in HELP_WORDS:
+        return "help"
     return None
 
 

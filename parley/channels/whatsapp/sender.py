@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from parley.channels.messaging.shapes import FetchedMedia, LiveConnection, MediaRef, OutboundBody, SendError, Sent
+from parley.llm.tls import tls_context
 from parley.runtime import Runtime
 
 RETRYABLE_CODES = frozenset({1, 2, 4, 80007, 130429, 131016, 131048, 131056})
@@ -41,7 +42,7 @@ class WhatsAppSender:
             raise SendError("the Graph API gave no URL for the media", retryable=False)
         headers = {"Authorization": f"Bearer {connection.secrets['access_token']}"}
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as client:
+            async with httpx.AsyncClient(verify=tls_context(), timeout=TIMEOUT, follow_redirects=True) as client:
                 response = await client.get(url, headers=headers)
         except httpx.HTTPError as exc:
             raise SendError(f"media download failed: {exc}", retryable=True) from exc
@@ -57,7 +58,7 @@ class WhatsAppSender:
     async def _call(self, method: str, url: str, connection: LiveConnection, **kwargs: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {connection.secrets['access_token']}"}
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            async with httpx.AsyncClient(verify=tls_context(), timeout=TIMEOUT) as client:
                 response = await client.request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise SendError(f"could not reach the Graph API: {exc}", retryable=True) from exc
