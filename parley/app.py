@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 from parley import __version__
 from parley.agents.api import router as agents_router
 from parley.auth.api import router as auth_router
+from parley.channels.email.api import router as email_router  # email channel
 from parley.channels.messaging.api import router as channels_router  # messaging channels
 from parley.channels.twilio.api import router as twilio_router  # messaging channels
 from parley.channels.whatsapp.api import router as whatsapp_router  # messaging channels
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         channels_router,  # messaging channels
         whatsapp_router,  # messaging channels
         twilio_router,  # messaging channels
+        email_router,  # email channel
     ):
         app.include_router(router)
     install_widget(app)

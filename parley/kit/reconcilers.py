@@ -29,6 +29,7 @@ class Reconciler:
 def registered() -> list[Reconciler]:
     # Imported here so that the kit does not depend on domains at import time.
     from parley.auth.tasks import purge_expired_credentials
+    from parley.channels.email.polling import poll_mailboxes  # email channel
     from parley.channels.messaging.tasks import deliver_channels, process_inbound  # messaging channels
     from parley.consent.subprocessors import reconcile_subprocessors
     from parley.conversations.tasks import answer_unhandled
@@ -49,6 +50,7 @@ def registered() -> list[Reconciler]:
         Reconciler("rights.delete_expired_exports", delete_expired_exports),
         Reconciler("consent.subprocessor_changes", reconcile_subprocessors),  # before delivery: same round
         Reconciler("outbox.deliver", deliver_outbox),
+        Reconciler("email.poll_mailboxes", poll_mailboxes),  # email channel
         Reconciler("channels.process_inbound", process_inbound),  # messaging channels
         Reconciler("channels.deliver", deliver_channels),  # messaging channels
     ]

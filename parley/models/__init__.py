@@ -16,6 +16,7 @@ from parley.models.channel import (  # messaging channels
 from parley.models.consent import ConsentEvent, ConsentText, SubprocessorSnapshot, WidgetAnalyticsDaily
 from parley.models.contact import Contact, ContactIdentifier
 from parley.models.conversation import Conversation, ConversationNote, Message
+from parley.models.email import EmailMailbox, EmailThread  # email channel
 from parley.models.knowledge import Chunk, ChunkEmbedding, Document, KnowledgeBase
 from parley.models.login_throttle import LoginThrottle
 from parley.models.membership import Invitation, Membership
@@ -70,3 +71,5 @@ __all__ += [
     "ChannelStatusEvent",
     "ContactMerge",
 ]
+# email channel
+__all__ += ["EmailMailbox", "EmailThread"]

@@ -46,17 +46,45 @@ def build(email: Email, settings: Settings, now: datetime) -> EmailMessage:
     return message
 
 
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+    starttls: bool
+    timeout: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpServer:
+        return cls(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_username or None,
+            settings.smtp_password.get_secret_value() or None,
+            settings.smtp_tls,
+            settings.smtp_starttls,
+            settings.smtp_timeout_seconds,
+        )
+
+
 async def send(email: Email, settings: Settings, now: datetime) -> None:
+    await send_message(build(email, settings, now), SmtpServer.from_settings(settings))
+
+
+async def send_message(message: EmailMessage, server: SmtpServer) -> None:
+    """Hand one built message to `server`; `SendFailed` says whether trying again may help (used by channels too)."""
     try:
         await aiosmtplib.send(
-            build(email, settings, now),
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username or None,
-            password=settings.smtp_password.get_secret_value() or None,
-            use_tls=settings.smtp_tls,
-            start_tls=False if settings.smtp_tls else settings.smtp_starttls,
-            timeout=settings.smtp_timeout_seconds,
+            message,
+            hostname=server.host,
+            port=server.port,
+            username=server.username,
+            password=server.password,
+            use_tls=server.tls,
+            start_tls=False if server.tls else server.starttls,
+            timeout=server.timeout,
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         refused = exc.recipients[0]
@@ -68,7 +96,7 @@ async def send(email: Email, settings: Settings, now: datetime) -> None:
         raise SendFailed(_reply(exc.code, exc.message), permanent=exc.code >= 500) from exc
     except (aiosmtplib.SMTPException, OSError) as exc:  # connection refused, dropped, timed out; no STARTTLS
         raise SendFailed(
-            f"could not reach the mail server {settings.smtp_host}:{settings.smtp_port}: {exc}", permanent=False
+            f"could not reach the mail server {server.host}:{server.port}: {exc}", permanent=False
         ) from exc
 
 

@@ -34,6 +34,7 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.channels.email import privacy as email_privacy  # email channel
 from parley.channels.messaging import channel_privacy
 from parley.consent.proof import export_section as consent_export_section
 from parley.conversations import repository as conversations_repo
@@ -97,6 +98,7 @@ async def write_archive(
     head = _head(runtime, contact, organization, identifiers)
     # Messaging channels: per-channel state (opt-outs, the 24-hour window), delivery states, merges.
     head["channels"] = await channel_privacy.export_section(db, runtime, scope, [contact.id])
+    head["email_threads"] = await email_privacy.export_section(db, scope, [contact.id])  # email channel
     mask = ThirdPartyMask([i.value for i in identifiers])
     files = list(person_files(runtime.settings, scope.org_id, contact.id))
     head["files"] = [{"name": name, "path": f"files/{name}", "bytes": path.stat().st_size} for name, path in files]

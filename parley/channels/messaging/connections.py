@@ -58,6 +58,10 @@ def _check(kind: str, config: dict[str, Any], secrets: dict[str, str]) -> dict[s
         if number is None:
             raise InvalidField("body.config.from_number", "not a phone number (use E.164, e.g. +31612345678)")
         config = {**config, "from_number": number}
+    if kind == "email":  # email channel: its own settings (addresses, IMAP/SMTP, inbound webhook provider)
+        from parley.channels.email.config import check_config
+
+        config = check_config(config, secrets)
     template = config.get("window_template")
     if template is not None and not (isinstance(template, dict) and template.get("name")):
         raise InvalidField("body.config.window_template", "give the approved template as {name, language}")

@@ -12,6 +12,7 @@ SENDERS: dict[str, str] = {
     "whatsapp": "parley.channels.whatsapp.sender:WhatsAppSender",
     "twilio_sms": "parley.channels.twilio.sender:TwilioSender",
     "twilio_whatsapp": "parley.channels.twilio.sender:TwilioSender",
+    "email": "parley.channels.email.sender:EmailSender",  # email channel
 }
 
 

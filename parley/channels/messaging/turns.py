@@ -154,9 +154,14 @@ async def _record(
             await contacts.record_opt_out(
                 db, runtime, scope, state, opted_out=keyword == "stop", source=connection.kind
             )
-    conversation = await conversations.conversation_for(
-        db, runtime, scope, agent, contact, CONVERSATION_CHANNEL[connection.kind]
-    )
+    if connection.kind == "email":  # email channel: each email thread is its own conversation
+        from parley.channels.email.threads import email_conversation
+
+        conversation = await email_conversation(db, runtime, scope, agent, contact, connection, messages)
+    else:
+        conversation = await conversations.conversation_for(
+            db, runtime, scope, agent, contact, CONVERSATION_CHANNEL[connection.kind]
+        )
     recent = await conversations_repo.recent_messages(db, scope, conversation.id, limit=prompt.HISTORY_MESSAGES)
     history = [h for _, h in await conversations.prompt_history(ring, recent)]
     cipher = await ring.subject(contact.id)

@@ -14,7 +14,7 @@ import parley.kit.db
 from parley.kit.rls import disable_tenant_rls, enable_tenant_rls
 
 revision: str = "0009_rights"
-down_revision: str | None = "0007_channels"
+down_revision: str | None = "0008_email"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
