@@ -49,6 +49,15 @@ bench: setup
 	$(RUN) python bench/privacy.py
 	$(RUN) python bench/redaction.py
 	$(RUN) python bench/widget.py
+	$(RUN) python bench/channels.py
+	$(RUN) python bench/email_channel.py
+	$(RUN) python bench/rights.py
+	$(RUN) python bench/consent.py
+	$(RUN) python bench/inbox.py
+	$(RUN) python bench/inbox_scaled.py
+	$(RUN) python bench/live.py
+	$(RUN) python bench/takeover.py
+	$(RUN) python bench/dashboard.py
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
