@@ -42,7 +42,7 @@ from parley.conversations.inbox import read_notes
 from parley.conversations.service import open_body
 from parley.kit.errors import NotFound
 from parley.models import Contact, ContactIdentifier, Conversation, Organization, PrivacyRequest
-from parley.privacy import audit
+from parley.privacy import audit, notice
 from parley.privacy.keys import Erased, keyring
 from parley.privacy.masking import ThirdPartyMask
 from parley.privacy.personfiles import person_files
@@ -97,6 +97,12 @@ async def write_archive(
     )
     head = _head(runtime, contact, organization, identifiers)
     # Messaging channels: per-channel state (opt-outs, the 24-hour window), delivery states, merges.
+    # Art. 15(1)(c): the recipients by name — the sub-processors configured now (language models, messaging
+    # providers, mail servers, hosting), the same list as the public notice.
+    head["information"]["subprocessors"] = [
+        {"name": p.name, "purpose": p.purpose, "location": p.location, "transfer_mechanism": p.transfer_mechanism}
+        for p in await notice.subprocessors(db, scope, runtime)
+    ]
     head["channels"] = await channel_privacy.export_section(db, runtime, scope, [contact.id])
     head["email_threads"] = await email_privacy.export_section(db, scope, [contact.id])  # email channel
     mask = ThirdPartyMask([i.value for i in identifiers])
@@ -289,7 +295,10 @@ def _html_information(document: dict[str, Any]) -> str:
     parts = ["<h2>About this processing</h2><dl>"]
     for key in ("recipients", "source", "rights", "automated_decision_making", "third_parties"):
         parts.append(f"<dt>{e(key.replace('_', ' '))}</dt><dd>{e(str(info[key]))}</dd>")
-    parts.append(f"<dt>retention</dt><dd>{e(info['retention']['conversations'])}</dd></dl>")
+    parts.append(f"<dt>retention</dt><dd>{e(info['retention']['conversations'])}</dd>")
+    processors = info.get("subprocessors") or []
+    listed = "; ".join(f"{p['name']} ({p['purpose']}; {p['location']}; {p['transfer_mechanism']})" for p in processors)
+    parts.append(f"<dt>sub-processors</dt><dd>{e(listed or 'none outside the organisation')}</dd></dl>")
     return "\n".join(parts)
 
 

@@ -7,6 +7,9 @@ import base64
 import io
 import json
 import zipfile
+from importlib import resources
+
+import jsonschema
 
 from parley.kit.clock import FrozenClock
 from parley.runtime import Runtime
@@ -112,6 +115,12 @@ async def test_the_export_holds_the_persons_channel_data(
     ]
     assert base64.b64decode(channels["media"][0]["content_base64"]) == b"PHOTO-OF-THE-MENU"
     assert channels["sent_to_you"][0]["to"] == PHONE and channels["sent_to_you"][0]["message"]["text"]
+    # Art. 15(1)(c): the recipients by name, the messaging provider among them; the schema holds.
+    assert [p["name"] for p in data["information"]["subprocessors"]] == [
+        "Meta Platforms Ireland Ltd (WhatsApp Business)"
+    ]
+    schema = json.loads(resources.files("parley.privacy").joinpath("export_schema.json").read_text())
+    jsonschema.validate(data, schema)
 
 
 async def test_erasure_removes_the_channels_data_of_the_person_and_of_contacts_merged_into_them(
