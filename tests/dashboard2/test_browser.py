@@ -199,3 +199,39 @@ async def test_the_retention_form_works_with_the_keyboard_alone(dashboard: Dashb
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("status").first).to_have_text(re.compile("kept 45 days"))
     assert await page.input_value("#conversation_retention_days") == "45"
+
+
+async def test_a_request_is_extended_with_the_keyboard_alone_and_the_error_is_read_beside_the_field(
+    dashboard: Dashboard,
+):
+    page = await _signed_in(dashboard, 768, 1024)
+    await page.goto(f"{dashboard.server.url}/app/o/{dashboard.org_id}/requests")
+    for _ in range(60):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.textContent") == "Objection (Art. 21)":
+            break
+    else:
+        pytest.fail("the request is not reachable with Tab")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("h1")).to_have_text("Objection (Art. 21)")
+    for _ in range(80):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.id") == "months":
+            break
+    else:
+        pytest.fail("the extension form is not reachable with Tab")
+    await page.keyboard.press("Tab")  # to the reason, left empty
+    assert await page.evaluate("document.activeElement.id") == "reason"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Extend"
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#reason-error")).to_be_visible()
+    assert await page.get_attribute("#reason", "aria-invalid") == "true"
+    # The page puts the keyboard back on the field that needs fixing.
+    assert await page.evaluate("document.activeElement.id") == "reason"
+    await page.keyboard.type("More archives to go through than expected")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Extend"
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status").first).to_contain_text("The deadline is now")
+    await expect(page.get_by_text("Extend the deadline")).to_have_count(0)  # the two months are used
