@@ -15,13 +15,18 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from parley.consent import service as consent_service
 from parley.kit.clock import FrozenClock
+from parley.kit.db import unit_of_work
+from parley.models import Contact
+from parley.rights import service as rights_service
 from parley.runtime import Runtime
 from parley.settings import Settings
+from parley.tenancy import platform
 from tests.channels.widget.browser import CHROMIUM_FLAGS, chromium_path
 from tests.channels.widget.support import LiveServer
 from tests.dashboard2.seed import make_agent, seed_contacts, seed_daily_activity
-from tests.factories import PASSWORD, make_org
+from tests.factories import ACTOR, PASSWORD, make_org
 
 expect.set_options(timeout=15_000)
 
@@ -67,6 +72,7 @@ class Dashboard:
     owner_email: str
     contact_id: str
     shots: Path
+    request_id: str = ""
 
 
 @pytest.fixture
@@ -88,14 +94,30 @@ async def dashboard(
         email="zoe.{i}@a-rather-long-domain.example.com",
     )
     await seed_daily_activity(runtime, org.id, agent, 90, per_day=3, tokens_per_day=12_345)
+    request_id = await _seed_request_and_texts(runtime, org.id, seeded.contact_ids[0])
     shots = Path(os.environ.get("PARLEY_SCREENSHOT_DIR") or tmp_path)
     await asyncio.to_thread(shots.mkdir, parents=True, exist_ok=True)
     async with LiveServer(settings) as server, async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, timeout=30_000)
         try:
-            yield Dashboard(server, browser, org.id, org.owner_email, seeded.contact_ids[0], shots)
+            yield Dashboard(server, browser, org.id, org.owner_email, seeded.contact_ids[0], shots, request_id)
         finally:
             await browser.close()
+
+
+async def _seed_request_and_texts(runtime: Runtime, org_id: str, contact_id: str) -> str:
+    """An objection with an extended deadline (every part of the request page filled) and two consent texts."""
+    async with unit_of_work(runtime.sessionmaker) as db:
+        scope = await platform.system_scope(db, org_id, ACTOR)
+        contact = await db.get(Contact, contact_id)
+        request = await rights_service.do_file_request(
+            db, runtime, scope, kind="objection", source="staff", contact=contact, subject_pseudonym=None,
+            details={"purposes": ["marketing", "ai_processing"]}, verified_by={"method": "staff"},
+        )  # fmt: skip
+        await rights_service.do_extend(db, runtime, scope, request.id, months=1, reason="Archives to go through")
+        for words in ("May we send you offers?", "May we send you offers and news by e-mail, SMS or WhatsApp?"):
+            await consent_service.do_add_text(db, runtime, scope, purpose="marketing", language="en", body=words)
+        return request.id
 
 
 async def _signed_in(site: Dashboard, width: int, height: int) -> Page:
@@ -116,6 +138,9 @@ async def test_every_page_fits_laptops_and_tablets_without_overflow_or_overlap(d
         "audit": "audit/verify",
         "usage": "usage?days=90",
         "team": "team",
+        "requests": "requests",
+        "request": f"requests/{dashboard.request_id}",
+        "consent-texts": "consent-texts",
     }
     for size, (width, height) in SIZES.items():
         page = await _signed_in(dashboard, width, height)
@@ -174,3 +199,39 @@ async def test_the_retention_form_works_with_the_keyboard_alone(dashboard: Dashb
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("status").first).to_have_text(re.compile("kept 45 days"))
     assert await page.input_value("#conversation_retention_days") == "45"
+
+
+async def test_a_request_is_extended_with_the_keyboard_alone_and_the_error_is_read_beside_the_field(
+    dashboard: Dashboard,
+):
+    page = await _signed_in(dashboard, 768, 1024)
+    await page.goto(f"{dashboard.server.url}/app/o/{dashboard.org_id}/requests")
+    for _ in range(60):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.textContent") == "Objection (Art. 21)":
+            break
+    else:
+        pytest.fail("the request is not reachable with Tab")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("h1")).to_have_text("Objection (Art. 21)")
+    for _ in range(80):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.id") == "months":
+            break
+    else:
+        pytest.fail("the extension form is not reachable with Tab")
+    await page.keyboard.press("Tab")  # to the reason, left empty
+    assert await page.evaluate("document.activeElement.id") == "reason"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Extend"
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#reason-error")).to_be_visible()
+    assert await page.get_attribute("#reason", "aria-invalid") == "true"
+    # The page puts the keyboard back on the field that needs fixing.
+    assert await page.evaluate("document.activeElement.id") == "reason"
+    await page.keyboard.type("More archives to go through than expected")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Extend"
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status").first).to_contain_text("The deadline is now")
+    await expect(page.get_by_text("Extend the deadline")).to_have_count(0)  # the two months are used

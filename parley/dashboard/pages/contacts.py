@@ -1,6 +1,6 @@
 """Contacts: the list with search, one person's identifiers, conversations and consent, and their rights
-(export, erase, restrict). Every view is audited (`contacts.listed`, `contact.viewed`); the actions go through
-`parley.contacts.rights`, where data-subject requests will be recorded."""
+(export, erase, restrict, or file a data-subject request: `pages/requests.py`). Every view is audited
+(`contacts.listed`, `contact.viewed`); the actions go through `parley.contacts.rights` and `parley.rights`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from parley.auth.dependencies import Db, RuntimeDep, audited_read, reads_only
 from parley.contacts import rights, service
 from parley.dashboard.context import OrgPageDep
+from parley.dashboard.pages import requests as requests_page
 from parley.dashboard.registry import NavItem, Page
 from parley.dashboard.web import org_url, redirect, render
 from parley.kit.errors import InvalidField
@@ -41,6 +42,14 @@ async def contact(request: Request, contact_id: str, ctx: OrgPageDep, db: Db, ru
     return await _detail(request, ctx, db, runtime, contact_id)
 
 
+async def render_detail(
+    request: Request, ctx: OrgPageDep, db: Db, runtime: RuntimeDep, contact_id: str, *, status: int,
+    errors: dict[str, str],
+) -> Response:  # fmt: skip
+    """The contact page again, with a form's errors (the request form of `pages/requests.py` posts from it)."""
+    return await _detail(request, ctx, db, runtime, contact_id, status=status, errors=errors)
+
+
 async def _detail(
     request: Request,
     ctx: OrgPageDep,
@@ -57,6 +66,8 @@ async def _detail(
         request, "contacts/detail.html", ctx, status=status, detail=detail, errors=errors or {},
         grounds=[(g, rights.GROUND_LABELS[g]) for g in RESTRICTION_GROUNDS], confirm_erase=confirm_erase,
         erase_word=ERASE_WORD,
+        # Filing a data-subject request (pages/requests.py)
+        request_kinds=list(requests_page.KIND_LABELS.items()), request_purposes=requests_page.PURPOSES,
     )  # fmt: skip
 
 

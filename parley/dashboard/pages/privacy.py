@@ -1,6 +1,6 @@
 """Privacy centre: retention, consent, sub-processors and the generated notice, account deletion with its grace,
-and the audit log with chain verification. It shows what Parley has today; features still to come (a queue of
-data-subject requests, editable consent texts) are not imitated here."""
+and the audit log with chain verification. The queue of data-subject requests (`pages/requests.py`) and the
+consent texts (`pages/consent_texts.py`) have pages of their own, linked from here."""
 
 from __future__ import annotations
 
