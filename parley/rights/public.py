@@ -14,8 +14,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import ValidationError
 
 from parley.auth.dependencies import Db, RequestInfoDep, RuntimeDep, reads_only
-from parley.channels.widget.api import VisitorId, Widget
-from parley.kit.errors import InvalidField, NotFound, ParleyError
+from parley.channels.widget.api import VisitorId, Widget, widget_state
+from parley.kit.errors import InvalidField, NotFound, ParleyError, TooManyRequests
 from parley.models import Organization
 from parley.privacy import export
 from parley.privacy.erasure import pseudonym
@@ -121,9 +121,16 @@ async def download(
     "/widget/v1/agents/{agent_id}/privacy/requests", response_model=ReceiptOut, status_code=status.HTTP_201_CREATED
 )
 async def widget_request(
-    body: WidgetRequestIn, ctx: Widget, visitor: VisitorId, db: Db, runtime: RuntimeDep
+    body: WidgetRequestIn, ctx: Widget, visitor: VisitorId, db: Db, runtime: RuntimeDep, http: Request
 ) -> ReceiptOut:
     """From the widget's Privacy view: a request about the visitor, proven by the visitor's secret."""
+    # Each request is work for staff with a legal deadline: a script holding one visitor secret must not be able
+    # to file them by the thousand. Same bucket sizes as the visitor's messages, counted apart from them.
+    wait = widget_state(http.app).per_visitor.take(f"rights:{ctx.agent.id}:{visitor}")
+    if wait:
+        raise TooManyRequests(
+            f"too many privacy requests; try again in {max(1, round(wait))} seconds", retry_after=wait
+        )
     contact = await export.find_contact(db, ctx.scope, "visitor", visitor)
     request = await service.do_file_request(
         db, runtime, ctx.scope, kind=body.kind, source="widget", contact=contact,

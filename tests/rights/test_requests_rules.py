@@ -227,3 +227,22 @@ async def test_a_consent_withdrawal_request_stops_the_purpose_in_the_consent_led
         "request_id": filed.json()["request_id"],
         "request_kind": "consent_withdrawal",
     }
+
+
+async def test_widget_requests_are_rate_limited_per_visitor(client, runtime: Runtime):
+    """Each request is staff work with a legal deadline: one visitor's secret cannot file them without end."""
+    agent = await make_widget_agent(client, runtime)
+    visitor, other = await new_visitor(client, agent), await new_visitor(client, agent)
+    url = f"{agent.api}/privacy/requests"
+    codes = [(await client.post(url, json={"kind": "access"}, headers=visitor)).status_code for _ in range(8)]
+    burst = runtime.settings.widget_visitor_burst
+    assert codes[:burst] == [201] * burst and codes[-1] == 429, codes
+    refused = await client.post(url, json={"kind": "erasure"}, headers=visitor)
+    assert refused.status_code == 429 and refused.json()["error"] == "too_many_requests"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["access-control-allow-origin"] == visitor["origin"]  # so the widget can read it
+    # Another visitor, and the same visitor's chat messages, have buckets of their own.
+    assert (await client.post(url, json={"kind": "access"}, headers=other)).status_code == 201
+    assert (await client.post(f"{agent.api}/messages", json={"text": QUESTION}, headers=visitor)).status_code == 200
+    filed = await raw_scalars(runtime, agent.org_id, "SELECT id FROM privacy_requests")
+    assert len(filed) == burst + 1

@@ -29,6 +29,10 @@
       consentQ: "May we use anonymous analytics to improve this chat? The chat works the same either way.",
       accept: "Accept", decline: "Decline", withdraw: "Withdraw analytics consent", withdrawn: "Analytics consent withdrawn.", error: "Something went wrong. Please try again.",
       offline: "Cannot reach the chat right now. Please try again.", you: "You", bot: "Assistant", staff: "Team",
+      rights: "Your rights", rAccess: "Get a copy of all my data", rErase: "Erase everything about me",
+      rEraseOk: "Yes, erase everything about me", rObject: "Stop the AI answering me", rMarketing: "Stop marketing",
+      filed: "Request {ref} is filed. We will answer by {date}.", tooMany: "Too many requests. Please try again later.",
+      accessHow: "If we have your e-mail address, we will send you a download link; otherwise the team will contact you in this chat.",
     },
     fr: {
       open: "Ouvrir la discussion", close: "Fermer la discussion", title: "Discussion", send: "Envoyer",
@@ -44,6 +48,11 @@
       accept: "Accepter", decline: "Refuser", withdraw: "Retirer mon consentement aux statistiques", withdrawn: "Consentement aux statistiques retiré.", error: "Une erreur s'est produite. Veuillez réessayer.",
       offline: "La discussion est injoignable pour le moment. Veuillez réessayer.", you: "Vous",
       bot: "Assistant", staff: "Équipe",
+      rights: "Vos droits", rAccess: "Obtenir une copie de toutes mes données", rErase: "Effacer tout ce qui me concerne",
+      rEraseOk: "Oui, effacer tout ce qui me concerne", rObject: "Ne plus recevoir de réponses de l'IA",
+      rMarketing: "Arrêter le marketing", filed: "La demande {ref} est enregistrée. Nous répondrons au plus tard le {date}.",
+      tooMany: "Trop de demandes. Veuillez réessayer plus tard.",
+      accessHow: "Si nous avons votre adresse e-mail, nous vous enverrons un lien de téléchargement ; sinon, l'équipe vous contactera dans cette discussion.",
     },
     ar: {
       open: "افتح المحادثة", close: "أغلق المحادثة", title: "محادثة", send: "إرسال", input: "رسالتك",
@@ -57,6 +66,10 @@
       accept: "موافق", decline: "رفض", withdraw: "سحب الموافقة على الإحصاءات", withdrawn: "تم سحب الموافقة على الإحصاءات.", error: "حدث خطأ ما. يرجى المحاولة مرة أخرى.",
       offline: "تعذر الوصول إلى المحادثة الآن. يرجى المحاولة مرة أخرى.", you: "أنت", bot: "المساعد",
       staff: "الفريق",
+      rights: "حقوقك", rAccess: "الحصول على نسخة من كل بياناتي", rErase: "محو كل ما يخصني",
+      rEraseOk: "نعم، امحُ كل ما يخصني", rObject: "أوقف ردود الذكاء الاصطناعي علي", rMarketing: "أوقف التسويق",
+      filed: "تم تسجيل الطلب {ref}. سنرد عليك في موعد أقصاه {date}.", tooMany: "طلبات كثيرة جدًا. يرجى المحاولة لاحقًا.",
+      accessHow: "إذا كان لدينا بريدك الإلكتروني فسنرسل إليك رابط التنزيل، وإلا فسيتواصل معك الفريق في هذه المحادثة.",
     },
   };
   const pick = (l) => (l && T[l.slice(0, 2).toLowerCase()] ? l.slice(0, 2).toLowerCase() : null);
@@ -422,7 +435,30 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
         } catch (e) { status.textContent = e.message; }
       } }));
     }
-    showView(...items, download, del, ...extra, status);
+    showView(...items, download, del, ...extra, ...rights(status), status);
+  };
+
+  // "Your rights": each button files a request (proven by the visitor secret) that staff carry out in due time.
+  const rights = (out) => {
+    const file = async (button, kind, purposes) => {
+      try {
+        await ensureVisitor();
+        const r = await (await request("POST", "/privacy/requests", { kind, purposes })).json();
+        const date = new Date(r.due_at).toLocaleDateString(lang, { dateStyle: "long" });
+        out.textContent = t("filed", { ref: r.request_id, date }) + (kind === "access" ? ` ${t("accessHow")}` : "");
+        button.disabled = true;
+      } catch (e) { out.textContent = e.status === 429 ? t("tooMany") : e.status ? e.message : t("offline"); }
+    };
+    const btn = (key, kind, purposes, confirmKey) => {
+      const b = el("button", { class: "secondary", type: "button", text: t(key) });
+      b.addEventListener("click", () => {
+        if (confirmKey && b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = t(confirmKey); return; }
+        file(b, kind, purposes);
+      });
+      return b;
+    };
+    return [el("h3", { text: t("rights") }), btn("rAccess", "access", []), btn("rErase", "erasure", [], "rEraseOk"),
+      btn("rObject", "objection", ["ai_processing"]), btn("rMarketing", "consent_withdrawal", ["marketing"])];
   };
 
   const loadHistory = async () => {
