@@ -140,6 +140,32 @@ async def widget_request(
     return ReceiptOut(request_id=request.id, kind=request.kind, status=request.status, due_at=request.due_at)
 
 
+@router.get(
+    "/widget/v1/agents/{agent_id}/privacy/requests/{request_id}/download",
+    response_class=FileResponse,
+    responses={404: {}},
+)
+async def widget_download(
+    request_id: str, ctx: Widget, visitor: VisitorId, db: Db, runtime: RuntimeDep
+) -> FileResponse:
+    """The copy asked for from the widget, downloaded in the widget: the e-mailed link needs an address, and an
+    anonymous visitor has none on file. The visitor's secret proves the request is theirs, as it did to file it."""
+    request = await service.access_request(db, ctx.scope, request_id)
+    subject = request.subject_pseudonym or ""
+    valid = (
+        request.source == "widget"
+        and hmac.compare_digest(subject, pseudonym(runtime, visitor))
+        and request.export_file is not None
+        and request.export_expires_at is not None
+        and request.export_expires_at > runtime.clock.now()
+    )
+    if not valid or request.export_file is None:
+        raise NotFound("no copy to download (not ready yet, or expired)")
+    return FileResponse(
+        runtime.settings.data_dir / request.export_file, media_type="application/zip", filename="your-data.zip"
+    )
+
+
 # --- the HTML page -------------------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import UTC, datetime
 
 from parley.kit.clock import FrozenClock
@@ -246,3 +248,44 @@ async def test_widget_requests_are_rate_limited_per_visitor(client, runtime: Run
     assert (await client.post(f"{agent.api}/messages", json={"text": QUESTION}, headers=visitor)).status_code == 200
     filed = await raw_scalars(runtime, agent.org_id, "SELECT id FROM privacy_requests")
     assert len(filed) == burst + 1
+
+
+async def test_a_widget_visitor_downloads_their_copy_with_their_secret_only(
+    client, runtime: Runtime, clock: FrozenClock
+):
+    """The copy of an anonymous visitor (no e-mail address to send a link to) is fetched with the visitor secret."""
+    agent = await make_widget_agent(client, runtime)
+    visitor, other = await new_visitor(client, agent), await new_visitor(client, agent)
+    await client.post(f"{agent.api}/messages", json={"text": QUESTION}, headers=visitor)
+    filed = (await client.post(f"{agent.api}/privacy/requests", json={"kind": "access"}, headers=visitor)).json()
+    download = f"{agent.api}/privacy/requests/{filed['request_id']}/download"
+    early = await client.get(download, headers=visitor)
+    assert early.status_code == 404 and "not ready" in early.json()["detail"]
+    staff = f"/api/v1/orgs/{agent.org_id}/privacy/requests/{filed['request_id']}"
+    done = await client.post(f"{staff}/fulfil", json={}, headers=agent.headers)
+    assert done.status_code == 200, done.text
+    assert await raw_scalars(runtime, agent.org_id, "SELECT to_address FROM outbox") == []  # no address: no mail
+
+    got = await client.get(download, headers=visitor)
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"] == "application/zip"
+    assert got.headers["access-control-allow-origin"] == visitor["origin"]
+    with zipfile.ZipFile(io.BytesIO(got.content)) as archive:
+        assert any(QUESTION in archive.read(name).decode() for name in archive.namelist() if not name.endswith("/"))
+    # Another visitor of the same widget, or nobody at all, gets nothing.
+    assert (await client.get(download, headers=other)).status_code == 404
+    assert (await client.get(download, headers={"origin": visitor["origin"]})).status_code == 404
+    # A request filed by staff about this visitor is not the widget's to hand out.
+    by_staff = await client.post(
+        f"/api/v1/orgs/{agent.org_id}/privacy/requests",
+        json={"kind": "access", "identifier": {"kind": "visitor", "value": visitor["x-parley-visitor"].split(":")[0]}},
+        headers=agent.headers,
+    )
+    assert by_staff.status_code == 201, by_staff.text
+    await client.post(f"/api/v1/orgs/{agent.org_id}/privacy/requests/{by_staff.json()['id']}/fulfil", json={},
+                      headers=agent.headers)  # fmt: skip
+    staff_download = f"{agent.api}/privacy/requests/{by_staff.json()['id']}/download"
+    assert (await client.get(staff_download, headers=visitor)).status_code == 404
+    # And the link expires with the export.
+    clock.advance(days=runtime.settings.rights_export_days + 1)
+    assert (await client.get(download, headers=visitor)).status_code == 404

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -366,11 +368,44 @@ async def test_a_visitor_asks_for_erasure_from_the_privacy_view_and_sees_when_we
     # The conversation stays until staff carry the request out: filing it destroys nothing by itself.
     assert await page.locator(f"{WIDGET} .msg.user").count() == 1
 
-    # Access: the reference, and how the copy reaches a visitor whose e-mail address may be unknown.
-    await view.locator("button", has_text="Get a copy of all my data").click()
-    await expect(status).to_contain_text("the team will contact you in this chat")
-    assert len(await _requests_of(runtime, site, visitor_id, "access")) == 1
     await context.close()
+
+
+async def test_an_anonymous_visitor_gets_their_copy_in_the_widget(site: Site, runtime: Runtime):
+    """No e-mail address on file, so no e-mailed link: the copy comes back to the Privacy view instead."""
+    page = await site.browser.new_page()
+    await _open(page, site.page_url())
+    await _ask(page, QUESTION)
+    await expect(page.locator(f"{WIDGET} .msg.assistant", has_text=ANSWER)).to_be_visible()
+    privacy = page.locator(f"{WIDGET} header button", has_text="Privacy")
+    await privacy.click()
+    view = page.locator(f"{WIDGET} .view")
+    status = view.locator("[role=status]")
+    await view.locator("button", has_text="Get a copy of all my data").click()
+    await expect(status).to_contain_text("When your copy is ready, a download button appears here")
+    filed = await _requests_of(runtime, site, await _visitor_id(page, site), "access")
+    assert len(filed) == 1
+    request_id = str(filed[0]).split(" ")[0]
+
+    await privacy.click()  # back to the chat, and the view again: now with the download button
+    await privacy.click()
+    get = view.locator("button", has_text="Download my copy")
+    await get.click()
+    await expect(status).to_have_text("Your copy is not ready yet (or it has expired).")
+
+    # Staff carry it out through the live server's REST API (its clock, not the tests' frozen one, dates the link).
+    url = f"{site.server.url}/api/v1/orgs/{site.agent.org_id}/privacy/requests/{request_id}/fulfil"
+    async with httpx.AsyncClient() as staff:
+        done = await staff.post(url, json={}, headers=site.agent.headers)
+    assert done.status_code == 200, done.text
+    async with page.expect_download() as download_info:
+        await get.click()
+    download = await download_info.value
+    assert download.suggested_filename == "your-data.zip"
+    archive = await asyncio.to_thread(Path(str(await download.path())).read_bytes)
+    with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+        contents = " ".join(zipped.read(name).decode() for name in zipped.namelist() if not name.endswith("/"))
+    assert QUESTION in contents and ANSWER in contents
 
 
 async def test_an_objection_from_the_widget_stops_the_ai_once_staff_carry_it_out(

@@ -32,7 +32,8 @@
       rights: "Your rights", rAccess: "Get a copy of all my data", rErase: "Erase everything about me",
       rEraseOk: "Yes, erase everything about me", rObject: "Stop the AI answering me", rMarketing: "Stop marketing",
       filed: "Request {ref} is filed. We will answer by {date}.", tooMany: "Too many requests. Please try again later.",
-      accessHow: "If we have your e-mail address, we will send you a download link; otherwise the team will contact you in this chat.",
+      accessHow: "When your copy is ready, a download button appears here (and a link by e-mail, if we have your address).",
+      rGet: "Download my copy", notReady: "Your copy is not ready yet (or it has expired).",
     },
     fr: {
       open: "Ouvrir la discussion", close: "Fermer la discussion", title: "Discussion", send: "Envoyer",
@@ -52,7 +53,8 @@
       rEraseOk: "Oui, effacer tout ce qui me concerne", rObject: "Ne plus recevoir de réponses de l'IA",
       rMarketing: "Arrêter le marketing", filed: "La demande {ref} est enregistrée. Nous répondrons au plus tard le {date}.",
       tooMany: "Trop de demandes. Veuillez réessayer plus tard.",
-      accessHow: "Si nous avons votre adresse e-mail, nous vous enverrons un lien de téléchargement ; sinon, l'équipe vous contactera dans cette discussion.",
+      accessHow: "Quand votre copie sera prête, un bouton de téléchargement apparaîtra ici (et un lien par e-mail, si nous avons votre adresse).",
+      rGet: "Télécharger ma copie", notReady: "Votre copie n'est pas encore prête (ou elle a expiré).",
     },
     ar: {
       open: "افتح المحادثة", close: "أغلق المحادثة", title: "محادثة", send: "إرسال", input: "رسالتك",
@@ -69,7 +71,8 @@
       rights: "حقوقك", rAccess: "الحصول على نسخة من كل بياناتي", rErase: "محو كل ما يخصني",
       rEraseOk: "نعم، امحُ كل ما يخصني", rObject: "أوقف ردود الذكاء الاصطناعي علي", rMarketing: "أوقف التسويق",
       filed: "تم تسجيل الطلب {ref}. سنرد عليك في موعد أقصاه {date}.", tooMany: "طلبات كثيرة جدًا. يرجى المحاولة لاحقًا.",
-      accessHow: "إذا كان لدينا بريدك الإلكتروني فسنرسل إليك رابط التنزيل، وإلا فسيتواصل معك الفريق في هذه المحادثة.",
+      accessHow: "عندما تجهز نسختك سيظهر زر التنزيل هنا (ورابط بالبريد الإلكتروني إن كان لدينا عنوانك).",
+      rGet: "تنزيل نسختي", notReady: "نسختك ليست جاهزة بعد (أو انتهت صلاحيتها).",
     },
   };
   const pick = (l) => (l && T[l.slice(0, 2).toLowerCase()] ? l.slice(0, 2).toLowerCase() : null);
@@ -400,17 +403,19 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
     banner.hidden = false;
   };
 
+  const saveAs = (data, name) => {
+    const a = el("a", { href: URL.createObjectURL(data), download: name });
+    shadow.append(a);
+    a.click();
+    a.remove();
+  };
   const privacyView = () => {
     const items = [el("h3", { text: t("privacy") }), el("p", { text: t("runBy", { org: config.organization_name }) })];
     if (config.privacy_notice_url && safeUrl(config.privacy_notice_url)) items.push(el("p", null, link(config.privacy_notice_url, t("notice"))));
     const status = el("p", { role: "status" });
     const download = el("button", { class: "secondary", type: "button", text: t("download"), onclick: async () => {
       try {
-        const data = saved.visitor ? await (await request("GET", "/conversation/export")).blob() : new Blob(["{}"], { type: "application/json" });
-        const a = el("a", { href: URL.createObjectURL(data), download: "conversation.json" });
-        shadow.append(a);
-        a.click();
-        a.remove();
+        saveAs(saved.visitor ? await (await request("GET", "/conversation/export")).blob() : new Blob(["{}"], { type: "application/json" }), "conversation.json");
       } catch (e) { status.textContent = e.message; }
     } });
     const del = el("button", { class: "secondary", type: "button", text: t("del") });
@@ -447,6 +452,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
         const date = new Date(r.due_at).toLocaleDateString(lang, { dateStyle: "long" });
         out.textContent = t("filed", { ref: r.request_id, date }) + (kind === "access" ? ` ${t("accessHow")}` : "");
         button.disabled = true;
+        if (kind === "access") save({ access: r.request_id });
       } catch (e) { out.textContent = e.status === 429 ? t("tooMany") : e.status ? e.message : t("offline"); }
     };
     const btn = (key, kind, purposes, confirmKey) => {
@@ -457,8 +463,14 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
       });
       return b;
     };
-    return [el("h3", { text: t("rights") }), btn("rAccess", "access", []), btn("rErase", "erasure", [], "rEraseOk"),
-      btn("rObject", "objection", ["ai_processing"]), btn("rMarketing", "consent_withdrawal", ["marketing"])];
+    // The copy comes back here, with the visitor secret: an anonymous visitor has no e-mail address for a link.
+    const get = saved.access && el("button", { class: "secondary", type: "button", text: t("rGet"), onclick: async () => {
+      try {
+        saveAs(await (await request("GET", `/privacy/requests/${encodeURIComponent(saved.access)}/download`)).blob(), "your-data.zip");
+      } catch (e) { out.textContent = e.status === 404 ? t("notReady") : e.status ? e.message : t("offline"); }
+    } });
+    return [el("h3", { text: t("rights") }), btn("rAccess", "access", []), get, btn("rErase", "erasure", [], "rEraseOk"),
+      btn("rObject", "objection", ["ai_processing"]), btn("rMarketing", "consent_withdrawal", ["marketing"])].filter(Boolean);
   };
 
   const loadHistory = async () => {
