@@ -148,6 +148,12 @@ async def test_arabic_is_laid_out_right_to_left(site: Site):
     assert send and box and send["x"] < box["x"], "in Arabic the send button sits left of the text box"
     await _ask(page, "مرحبا")
     await expect(page.locator(f"{WIDGET} .msg.assistant").nth(1)).to_contain_text("مرحبًا")
+    # The rights section speaks Arabic too, its answer included (the reference stays as it is).
+    await page.locator(f"{WIDGET} header button", has_text="الخصوصية").click()
+    view = page.locator(f"{WIDGET} .view")
+    await expect(view.locator("h3", has_text="حقوقك")).to_be_visible()
+    await view.locator("button", has_text="أوقف التسويق").click()
+    await expect(view.locator("[role=status]")).to_contain_text(re.compile(r"تم تسجيل الطلب dsr_\w+\. سنرد عليك"))
 
 
 async def test_a_page_on_an_origin_not_listed_is_refused(site: Site):
