@@ -14,8 +14,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import ValidationError
 
 from parley.auth.dependencies import Db, RequestInfoDep, RuntimeDep, reads_only
-from parley.channels.widget.api import VisitorId, Widget
-from parley.kit.errors import InvalidField, NotFound, ParleyError
+from parley.channels.widget.api import VisitorId, Widget, widget_state
+from parley.kit.errors import InvalidField, NotFound, ParleyError, TooManyRequests
 from parley.models import Organization
 from parley.privacy import export
 from parley.privacy.erasure import pseudonym
@@ -121,9 +121,16 @@ async def download(
     "/widget/v1/agents/{agent_id}/privacy/requests", response_model=ReceiptOut, status_code=status.HTTP_201_CREATED
 )
 async def widget_request(
-    body: WidgetRequestIn, ctx: Widget, visitor: VisitorId, db: Db, runtime: RuntimeDep
+    body: WidgetRequestIn, ctx: Widget, visitor: VisitorId, db: Db, runtime: RuntimeDep, http: Request
 ) -> ReceiptOut:
     """From the widget's Privacy view: a request about the visitor, proven by the visitor's secret."""
+    # Each request is work for staff with a legal deadline: a script holding one visitor secret must not be able
+    # to file them by the thousand. Same bucket sizes as the visitor's messages, counted apart from them.
+    wait = widget_state(http.app).per_visitor.take(f"rights:{ctx.agent.id}:{visitor}")
+    if wait:
+        raise TooManyRequests(
+            f"too many privacy requests; try again in {max(1, round(wait))} seconds", retry_after=wait
+        )
     contact = await export.find_contact(db, ctx.scope, "visitor", visitor)
     request = await service.do_file_request(
         db, runtime, ctx.scope, kind=body.kind, source="widget", contact=contact,
@@ -131,6 +138,32 @@ async def widget_request(
         verified_by={"method": "visitor_secret", "agent_id": ctx.agent.id},
     )  # fmt: skip
     return ReceiptOut(request_id=request.id, kind=request.kind, status=request.status, due_at=request.due_at)
+
+
+@router.get(
+    "/widget/v1/agents/{agent_id}/privacy/requests/{request_id}/download",
+    response_class=FileResponse,
+    responses={404: {}},
+)
+async def widget_download(
+    request_id: str, ctx: Widget, visitor: VisitorId, db: Db, runtime: RuntimeDep
+) -> FileResponse:
+    """The copy asked for from the widget, downloaded in the widget: the e-mailed link needs an address, and an
+    anonymous visitor has none on file. The visitor's secret proves the request is theirs, as it did to file it."""
+    request = await service.access_request(db, ctx.scope, request_id)
+    subject = request.subject_pseudonym or ""
+    valid = (
+        request.source == "widget"
+        and hmac.compare_digest(subject, pseudonym(runtime, visitor))
+        and request.export_file is not None
+        and request.export_expires_at is not None
+        and request.export_expires_at > runtime.clock.now()
+    )
+    if not valid or request.export_file is None:
+        raise NotFound("no copy to download (not ready yet, or expired)")
+    return FileResponse(
+        runtime.settings.data_dir / request.export_file, media_type="application/zip", filename="your-data.zip"
+    )
 
 
 # --- the HTML page -------------------------------------------------------------------------------------------------

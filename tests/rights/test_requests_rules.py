@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import UTC, datetime
 
 from parley.kit.clock import FrozenClock
@@ -227,3 +229,63 @@ async def test_a_consent_withdrawal_request_stops_the_purpose_in_the_consent_led
         "request_id": filed.json()["request_id"],
         "request_kind": "consent_withdrawal",
     }
+
+
+async def test_widget_requests_are_rate_limited_per_visitor(client, runtime: Runtime):
+    """Each request is staff work with a legal deadline: one visitor's secret cannot file them without end."""
+    agent = await make_widget_agent(client, runtime)
+    visitor, other = await new_visitor(client, agent), await new_visitor(client, agent)
+    url = f"{agent.api}/privacy/requests"
+    codes = [(await client.post(url, json={"kind": "access"}, headers=visitor)).status_code for _ in range(8)]
+    burst = runtime.settings.widget_visitor_burst
+    assert codes[:burst] == [201] * burst and codes[-1] == 429, codes
+    refused = await client.post(url, json={"kind": "erasure"}, headers=visitor)
+    assert refused.status_code == 429 and refused.json()["error"] == "too_many_requests"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["access-control-allow-origin"] == visitor["origin"]  # so the widget can read it
+    # Another visitor, and the same visitor's chat messages, have buckets of their own.
+    assert (await client.post(url, json={"kind": "access"}, headers=other)).status_code == 201
+    assert (await client.post(f"{agent.api}/messages", json={"text": QUESTION}, headers=visitor)).status_code == 200
+    filed = await raw_scalars(runtime, agent.org_id, "SELECT id FROM privacy_requests")
+    assert len(filed) == burst + 1
+
+
+async def test_a_widget_visitor_downloads_their_copy_with_their_secret_only(
+    client, runtime: Runtime, clock: FrozenClock
+):
+    """The copy of an anonymous visitor (no e-mail address to send a link to) is fetched with the visitor secret."""
+    agent = await make_widget_agent(client, runtime)
+    visitor, other = await new_visitor(client, agent), await new_visitor(client, agent)
+    await client.post(f"{agent.api}/messages", json={"text": QUESTION}, headers=visitor)
+    filed = (await client.post(f"{agent.api}/privacy/requests", json={"kind": "access"}, headers=visitor)).json()
+    download = f"{agent.api}/privacy/requests/{filed['request_id']}/download"
+    early = await client.get(download, headers=visitor)
+    assert early.status_code == 404 and "not ready" in early.json()["detail"]
+    staff = f"/api/v1/orgs/{agent.org_id}/privacy/requests/{filed['request_id']}"
+    done = await client.post(f"{staff}/fulfil", json={}, headers=agent.headers)
+    assert done.status_code == 200, done.text
+    assert await raw_scalars(runtime, agent.org_id, "SELECT to_address FROM outbox") == []  # no address: no mail
+
+    got = await client.get(download, headers=visitor)
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"] == "application/zip"
+    assert got.headers["access-control-allow-origin"] == visitor["origin"]
+    with zipfile.ZipFile(io.BytesIO(got.content)) as archive:
+        assert any(QUESTION in archive.read(name).decode() for name in archive.namelist() if not name.endswith("/"))
+    # Another visitor of the same widget, or nobody at all, gets nothing.
+    assert (await client.get(download, headers=other)).status_code == 404
+    assert (await client.get(download, headers={"origin": visitor["origin"]})).status_code == 404
+    # A request filed by staff about this visitor is not the widget's to hand out.
+    by_staff = await client.post(
+        f"/api/v1/orgs/{agent.org_id}/privacy/requests",
+        json={"kind": "access", "identifier": {"kind": "visitor", "value": visitor["x-parley-visitor"].split(":")[0]}},
+        headers=agent.headers,
+    )
+    assert by_staff.status_code == 201, by_staff.text
+    await client.post(f"/api/v1/orgs/{agent.org_id}/privacy/requests/{by_staff.json()['id']}/fulfil", json={},
+                      headers=agent.headers)  # fmt: skip
+    staff_download = f"{agent.api}/privacy/requests/{by_staff.json()['id']}/download"
+    assert (await client.get(staff_download, headers=visitor)).status_code == 404
+    # And the link expires with the export.
+    clock.advance(days=runtime.settings.rights_export_days + 1)
+    assert (await client.get(download, headers=visitor)).status_code == 404

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +148,12 @@ async def test_arabic_is_laid_out_right_to_left(site: Site):
     assert send and box and send["x"] < box["x"], "in Arabic the send button sits left of the text box"
     await _ask(page, "مرحبا")
     await expect(page.locator(f"{WIDGET} .msg.assistant").nth(1)).to_contain_text("مرحبًا")
+    # The rights section speaks Arabic too, its answer included (the reference stays as it is).
+    await page.locator(f"{WIDGET} header button", has_text="الخصوصية").click()
+    view = page.locator(f"{WIDGET} .view")
+    await expect(view.locator("h3", has_text="حقوقك")).to_be_visible()
+    await view.locator("button", has_text="أوقف التسويق").click()
+    await expect(view.locator("[role=status]")).to_contain_text(re.compile(r"تم تسجيل الطلب dsr_\w+\. سنرد عليك"))
 
 
 async def test_a_page_on_an_origin_not_listed_is_refused(site: Site):
@@ -318,3 +326,160 @@ async def test_consent_shows_the_ledgers_text_and_is_withdrawn_in_one_click(
     assert [bool(g) for g in choices] == [True, False]
     texts = await raw_scalars(runtime, site.agent.org_id, "SELECT text_id FROM consent_events ORDER BY occurred_at")
     assert texts == [written.json()["id"], None]
+
+
+async def _visitor_id(page: Page, site: Site) -> str:
+    stored = await page.evaluate(f"JSON.parse(localStorage.getItem('parley:{site.agent.agent_id}')).visitor")
+    visitor_id = str(stored).partition(":")[0]
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", visitor_id), visitor_id  # it goes into the SQL below
+    return visitor_id
+
+
+async def _requests_of(runtime: Runtime, site: Site, visitor_id: str, kind: str) -> list[object]:
+    """The visitor's requests of `kind` filed from the widget, as (id, due date) pairs."""
+    return await raw_scalars(
+        runtime,
+        site.agent.org_id,
+        "SELECT r.id || ' ' || r.due_at FROM privacy_requests r JOIN contact_identifiers i"
+        " ON i.contact_id = r.contact_id AND i.org_id = r.org_id"
+        f" WHERE r.kind = '{kind}' AND r.source = 'widget' AND i.kind = 'visitor' AND i.value = '{visitor_id}'",
+    )
+
+
+async def test_a_visitor_asks_for_erasure_from_the_privacy_view_and_sees_when_we_answer(site: Site, runtime: Runtime):
+    context = await site.browser.new_context(timezone_id="UTC")
+    page = await context.new_page()
+    await _open(page, site.page_url())
+    await _ask(page, QUESTION)
+    await expect(page.locator(f"{WIDGET} .msg.assistant", has_text=ANSWER)).to_be_visible()
+    await page.locator(f"{WIDGET} header button", has_text="Privacy").click()
+    view = page.locator(f"{WIDGET} .view")
+    await expect(view.locator("h3", has_text="Your rights")).to_be_visible()
+    visitor_id = await _visitor_id(page, site)
+    erase = view.locator("button", has_text="Erase everything about me")
+    await erase.click()
+    await expect(erase).to_have_text("Yes, erase everything about me")
+    assert await _requests_of(runtime, site, visitor_id, "erasure") == []  # the first click only asks
+    await erase.click()
+    status = view.locator("[role=status]")
+    await expect(status).to_contain_text("We will answer by")
+    await expect(erase).to_be_disabled()
+    filed = await _requests_of(runtime, site, visitor_id, "erasure")
+    assert len(filed) == 1
+    request_id, due = str(filed[0]).split(" ", 1)
+    day = due[:10]  # YYYY-MM-DD, whatever the backend's text form of a timestamp
+    months = "January February March April May June July August September October November December".split()
+    shown = f"{months[int(day[5:7]) - 1]} {int(day[8:10])}, {day[:4]}"  # the widget's language (en) sets the form
+    await expect(status).to_have_text(f"Request {request_id} is filed. We will answer by {shown}.")
+    # The conversation stays until staff carry the request out: filing it destroys nothing by itself.
+    assert await page.locator(f"{WIDGET} .msg.user").count() == 1
+
+    await context.close()
+
+
+async def test_an_anonymous_visitor_gets_their_copy_in_the_widget(site: Site, runtime: Runtime):
+    """No e-mail address on file, so no e-mailed link: the copy comes back to the Privacy view instead."""
+    page = await site.browser.new_page()
+    await _open(page, site.page_url())
+    await _ask(page, QUESTION)
+    await expect(page.locator(f"{WIDGET} .msg.assistant", has_text=ANSWER)).to_be_visible()
+    privacy = page.locator(f"{WIDGET} header button", has_text="Privacy")
+    await privacy.click()
+    view = page.locator(f"{WIDGET} .view")
+    status = view.locator("[role=status]")
+    await view.locator("button", has_text="Get a copy of all my data").click()
+    await expect(status).to_contain_text("When your copy is ready, a download button appears here")
+    filed = await _requests_of(runtime, site, await _visitor_id(page, site), "access")
+    assert len(filed) == 1
+    request_id = str(filed[0]).split(" ")[0]
+
+    await privacy.click()  # back to the chat, and the view again: now with the download button
+    await privacy.click()
+    get = view.locator("button", has_text="Download my copy")
+    await get.click()
+    await expect(status).to_have_text("Your copy is not ready yet (or it has expired).")
+
+    # Staff carry it out through the live server's REST API (its clock, not the tests' frozen one, dates the link).
+    url = f"{site.server.url}/api/v1/orgs/{site.agent.org_id}/privacy/requests/{request_id}/fulfil"
+    async with httpx.AsyncClient() as staff:
+        done = await staff.post(url, json={}, headers=site.agent.headers)
+    assert done.status_code == 200, done.text
+    async with page.expect_download() as download_info:
+        await get.click()
+    download = await download_info.value
+    assert download.suggested_filename == "your-data.zip"
+    archive = await asyncio.to_thread(Path(str(await download.path())).read_bytes)
+    with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+        contents = " ".join(zipped.read(name).decode() for name in zipped.namelist() if not name.endswith("/"))
+    assert QUESTION in contents and ANSWER in contents
+
+
+async def test_an_objection_from_the_widget_stops_the_ai_once_staff_carry_it_out(
+    site: Site, client: httpx.AsyncClient, runtime: Runtime
+):
+    page = await site.browser.new_page()
+    await _open(page, site.page_url("data-lang='fr'"))
+    await _ask(page, QUESTION)
+    await expect(page.locator(f"{WIDGET} .msg.assistant", has_text=ANSWER)).to_be_visible()
+    await page.locator(f"{WIDGET} header button", has_text="Confidentialité").click()
+    view = page.locator(f"{WIDGET} .view")
+    await view.locator("button", has_text="Ne plus recevoir de réponses de l'IA").click()
+    await expect(view.locator("[role=status]")).to_contain_text("Nous répondrons au plus tard le")
+    filed = await _requests_of(runtime, site, await _visitor_id(page, site), "objection")
+    assert len(filed) == 1
+    request_id = str(filed[0]).split(" ")[0]
+    await expect(view.locator("[role=status]")).to_contain_text(request_id)
+
+    url = f"/api/v1/orgs/{site.agent.org_id}/privacy/requests/{request_id}/fulfil"
+    done = await client.post(url, json={}, headers=site.agent.headers)
+    assert done.status_code == 200, done.text
+    assert done.json()["outcome"] == {"objecting_to": ["ai_processing"], "restricted": True}
+
+    await view.locator("button", has_text="Retour").click()
+    await _ask(page, "Et le dimanche ?")
+    await expect(page.locator(f"{WIDGET} .msg.user")).to_have_count(2)
+    await expect(page.locator(f"{WIDGET} .typing")).to_have_text("Une personne vous répond…")
+    roles = await raw_scalars(runtime, site.agent.org_id, "SELECT role FROM messages ORDER BY created_at")
+    assert roles == ["user", "assistant", "user"]
+    assert await page.locator(f"{WIDGET} .msg.assistant").count() == 2  # the greeting and the first answer only
+
+
+async def test_rights_errors_are_shown_as_text(site: Site, client: httpx.AsyncClient, runtime: Runtime):
+    """A rate limit or a refusal is said in the view, and the button stays usable for a later try."""
+    page = await site.browser.new_page()
+    await _open(page, site.page_url())
+    await _ask(page, QUESTION)  # the visitor now has credentials in localStorage
+    await expect(page.locator(f"{WIDGET} .msg.assistant", has_text=ANSWER)).to_be_visible()
+    # The same visitor files requests from a script until the server refuses with 429.
+    statuses = await page.evaluate(
+        """async ([api, key]) => {
+            const visitor = JSON.parse(localStorage.getItem(key)).visitor;
+            const out = [];
+            for (let i = 0; i < 8; i++) {
+                const r = await fetch(api + "/privacy/requests", {method: "POST", body: '{"kind": "restriction"}',
+                    headers: {"content-type": "application/json", "x-parley-visitor": visitor}});
+                out.push(r.status);
+            }
+            return out;
+        }""",
+        [f"{site.server.url}{site.agent.api}", f"parley:{site.agent.agent_id}"],
+    )
+    assert statuses[0] == 201 and statuses[-1] == 429, statuses
+    await page.locator(f"{WIDGET} header button", has_text="Privacy").click()
+    view = page.locator(f"{WIDGET} .view")
+    stop = view.locator("button", has_text="Stop marketing")
+    await stop.click()
+    status = view.locator("[role=status]")
+    await expect(status).to_have_text("Too many requests. Please try again later.")
+    await expect(stop).to_be_enabled()
+    assert (
+        await raw_scalars(runtime, site.agent.org_id, "SELECT id FROM privacy_requests WHERE kind <> 'restriction'")
+        == []
+    )
+
+    # A widget turned off meanwhile answers without CORS headers, so the page cannot read why: said plainly.
+    turned_off = await client.delete(site.agent.settings_url, headers=site.agent.headers)
+    assert turned_off.status_code == 204, turned_off.text
+    await view.locator("button", has_text="Erase everything about me").click()
+    await view.locator("button", has_text="Yes, erase everything about me").click()
+    await expect(status).to_have_text("Cannot reach the chat right now. Please try again.")

@@ -29,6 +29,11 @@
       consentQ: "May we use anonymous analytics to improve this chat? The chat works the same either way.",
       accept: "Accept", decline: "Decline", withdraw: "Withdraw analytics consent", withdrawn: "Analytics consent withdrawn.", error: "Something went wrong. Please try again.",
       offline: "Cannot reach the chat right now. Please try again.", you: "You", bot: "Assistant", staff: "Team",
+      rights: "Your rights", rAccess: "Get a copy of all my data", rErase: "Erase everything about me",
+      rEraseOk: "Yes, erase everything about me", rObject: "Stop the AI answering me", rMarketing: "Stop marketing",
+      filed: "Request {ref} is filed. We will answer by {date}.", tooMany: "Too many requests. Please try again later.",
+      accessHow: "When your copy is ready, a download button appears here (and a link by e-mail, if we have your address).",
+      rGet: "Download my copy", notReady: "Your copy is not ready yet (or it has expired).",
     },
     fr: {
       open: "Ouvrir la discussion", close: "Fermer la discussion", title: "Discussion", send: "Envoyer",
@@ -44,6 +49,12 @@
       accept: "Accepter", decline: "Refuser", withdraw: "Retirer mon consentement aux statistiques", withdrawn: "Consentement aux statistiques retiré.", error: "Une erreur s'est produite. Veuillez réessayer.",
       offline: "La discussion est injoignable pour le moment. Veuillez réessayer.", you: "Vous",
       bot: "Assistant", staff: "Équipe",
+      rights: "Vos droits", rAccess: "Obtenir une copie de toutes mes données", rErase: "Effacer tout ce qui me concerne",
+      rEraseOk: "Oui, effacer tout ce qui me concerne", rObject: "Ne plus recevoir de réponses de l'IA",
+      rMarketing: "Arrêter le marketing", filed: "La demande {ref} est enregistrée. Nous répondrons au plus tard le {date}.",
+      tooMany: "Trop de demandes. Veuillez réessayer plus tard.",
+      accessHow: "Quand votre copie sera prête, un bouton de téléchargement apparaîtra ici (et un lien par e-mail, si nous avons votre adresse).",
+      rGet: "Télécharger ma copie", notReady: "Votre copie n'est pas encore prête (ou elle a expiré).",
     },
     ar: {
       open: "افتح المحادثة", close: "أغلق المحادثة", title: "محادثة", send: "إرسال", input: "رسالتك",
@@ -57,6 +68,11 @@
       accept: "موافق", decline: "رفض", withdraw: "سحب الموافقة على الإحصاءات", withdrawn: "تم سحب الموافقة على الإحصاءات.", error: "حدث خطأ ما. يرجى المحاولة مرة أخرى.",
       offline: "تعذر الوصول إلى المحادثة الآن. يرجى المحاولة مرة أخرى.", you: "أنت", bot: "المساعد",
       staff: "الفريق",
+      rights: "حقوقك", rAccess: "الحصول على نسخة من كل بياناتي", rErase: "محو كل ما يخصني",
+      rEraseOk: "نعم، امحُ كل ما يخصني", rObject: "أوقف ردود الذكاء الاصطناعي علي", rMarketing: "أوقف التسويق",
+      filed: "تم تسجيل الطلب {ref}. سنرد عليك في موعد أقصاه {date}.", tooMany: "طلبات كثيرة جدًا. يرجى المحاولة لاحقًا.",
+      accessHow: "عندما تجهز نسختك سيظهر زر التنزيل هنا (ورابط بالبريد الإلكتروني إن كان لدينا عنوانك).",
+      rGet: "تنزيل نسختي", notReady: "نسختك ليست جاهزة بعد (أو انتهت صلاحيتها).",
     },
   };
   const pick = (l) => (l && T[l.slice(0, 2).toLowerCase()] ? l.slice(0, 2).toLowerCase() : null);
@@ -387,17 +403,19 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
     banner.hidden = false;
   };
 
+  const saveAs = (data, name) => {
+    const a = el("a", { href: URL.createObjectURL(data), download: name });
+    shadow.append(a);
+    a.click();
+    a.remove();
+  };
   const privacyView = () => {
     const items = [el("h3", { text: t("privacy") }), el("p", { text: t("runBy", { org: config.organization_name }) })];
     if (config.privacy_notice_url && safeUrl(config.privacy_notice_url)) items.push(el("p", null, link(config.privacy_notice_url, t("notice"))));
     const status = el("p", { role: "status" });
     const download = el("button", { class: "secondary", type: "button", text: t("download"), onclick: async () => {
       try {
-        const data = saved.visitor ? await (await request("GET", "/conversation/export")).blob() : new Blob(["{}"], { type: "application/json" });
-        const a = el("a", { href: URL.createObjectURL(data), download: "conversation.json" });
-        shadow.append(a);
-        a.click();
-        a.remove();
+        saveAs(saved.visitor ? await (await request("GET", "/conversation/export")).blob() : new Blob(["{}"], { type: "application/json" }), "conversation.json");
       } catch (e) { status.textContent = e.message; }
     } });
     const del = el("button", { class: "secondary", type: "button", text: t("del") });
@@ -422,7 +440,37 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;padding:8px;border:1px soli
         } catch (e) { status.textContent = e.message; }
       } }));
     }
-    showView(...items, download, del, ...extra, status);
+    showView(...items, download, del, ...extra, ...rights(status), status);
+  };
+
+  // "Your rights": each button files a request (proven by the visitor secret) that staff carry out in due time.
+  const rights = (out) => {
+    const file = async (button, kind, purposes) => {
+      try {
+        await ensureVisitor();
+        const r = await (await request("POST", "/privacy/requests", { kind, purposes })).json();
+        const date = new Date(r.due_at).toLocaleDateString(lang, { dateStyle: "long" });
+        out.textContent = t("filed", { ref: r.request_id, date }) + (kind === "access" ? ` ${t("accessHow")}` : "");
+        button.disabled = true;
+        if (kind === "access") save({ access: r.request_id });
+      } catch (e) { out.textContent = e.status === 429 ? t("tooMany") : e.status ? e.message : t("offline"); }
+    };
+    const btn = (key, kind, purposes, confirmKey) => {
+      const b = el("button", { class: "secondary", type: "button", text: t(key) });
+      b.addEventListener("click", () => {
+        if (confirmKey && b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = t(confirmKey); return; }
+        file(b, kind, purposes);
+      });
+      return b;
+    };
+    // The copy comes back here, with the visitor secret: an anonymous visitor has no e-mail address for a link.
+    const get = saved.access && el("button", { class: "secondary", type: "button", text: t("rGet"), onclick: async () => {
+      try {
+        saveAs(await (await request("GET", `/privacy/requests/${encodeURIComponent(saved.access)}/download`)).blob(), "your-data.zip");
+      } catch (e) { out.textContent = e.status === 404 ? t("notReady") : e.status ? e.message : t("offline"); }
+    } });
+    return [el("h3", { text: t("rights") }), btn("rAccess", "access", []), get, btn("rErase", "erasure", [], "rEraseOk"),
+      btn("rObject", "objection", ["ai_processing"]), btn("rMarketing", "consent_withdrawal", ["marketing"])].filter(Boolean);
   };
 
   const loadHistory = async () => {
