@@ -125,11 +125,7 @@ async def staff_reply(
         "created_at": out.created_at.isoformat(),
     }
     # Background tasks run once the response is sent, after the request's transaction has committed.
-    if took_over:
-        background.add_task(runtime.live.publish, conversation_id, {"type": "handed_off"}, org_id=scope.org_id)
-    event = {"type": "message", "message": live}
-    background.add_task(runtime.live.publish, conversation_id, event, org_id=scope.org_id)
-    background.add_task(events.announce, runtime, scope.org_id, conversation_id, "message")  # staff inboxes
+    background.add_task(events.staff_replied, runtime, scope.org_id, conversation_id, live, took_over=took_over)
     return out
 
 
@@ -139,8 +135,7 @@ async def release_conversation(
 ) -> ConversationOut:
     """Hand the conversation back to the AI."""
     conversation = await service.do_release(db, runtime, scope, conversation_id)
-    background.add_task(runtime.live.publish, conversation_id, {"type": "released"}, org_id=scope.org_id)
-    background.add_task(events.announce, runtime, scope.org_id, conversation_id, "state")  # staff inboxes
+    background.add_task(events.released, runtime, scope.org_id, conversation_id)
     return ConversationOut.model_validate(conversation)
 
 

@@ -8,7 +8,7 @@ Publish only after the change has committed (the hub is not transactional)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from parley.runtime import Runtime
 
@@ -25,3 +25,20 @@ async def announce(runtime: Runtime, org_id: str, conversation_id: str, change: 
         {"type": "conversation", "conversation_id": conversation_id, "change": change},
         org_id=org_id,
     )
+
+
+async def staff_replied(
+    runtime: Runtime, org_id: str, conversation_id: str, message: dict[str, Any], *, took_over: bool
+) -> None:
+    """A staff member wrote (from the API or the dashboard): the person's widget learns that a person has the
+    conversation and gets the message; staff inboxes are told. Call after commit."""
+    if took_over:
+        await runtime.live.publish(conversation_id, {"type": "handed_off"}, org_id=org_id)
+    await runtime.live.publish(conversation_id, {"type": "message", "message": message}, org_id=org_id)
+    await announce(runtime, org_id, conversation_id, "message")
+
+
+async def released(runtime: Runtime, org_id: str, conversation_id: str) -> None:
+    """The conversation is handed back to the AI: the widget and staff inboxes are told. Call after commit."""
+    await runtime.live.publish(conversation_id, {"type": "released"}, org_id=org_id)
+    await announce(runtime, org_id, conversation_id, "state")

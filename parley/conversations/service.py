@@ -39,18 +39,7 @@ async def contact_for(db: AsyncSession, runtime: Runtime, scope: OrgScope, kind:
         contact = Contact(id=new_id("con"), org_id=scope.org_id, created_at=runtime.clock.now())
         db.add(contact)
         await db.flush()
-        await insert_ignoring_conflict(
-            db,
-            ContactIdentifier.__table__,
-            {
-                "id": new_id("cid"),
-                "org_id": scope.org_id,
-                "contact_id": contact.id,
-                "kind": kind,
-                "value": value,
-                "created_at": runtime.clock.now(),
-            },
-        )
+        await attach_identifier(db, runtime, scope, contact.id, kind, value)
         found = await repo.identifier(db, scope, kind, value)
         assert found is not None
         if found.contact_id != contact.id:  # lost the race: the other contact is the person
@@ -60,12 +49,37 @@ async def contact_for(db: AsyncSession, runtime: Runtime, scope: OrgScope, kind:
     return result
 
 
+async def attach_identifier(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, contact_id: str, kind: str, value: str
+) -> None:
+    """Gives the contact this identifier, unless it already belongs to someone (that one stays theirs: identifiers
+    are unique per organisation, and staff may merge the two)."""
+    await insert_ignoring_conflict(
+        db,
+        ContactIdentifier.__table__,
+        {
+            "id": new_id("cid"),
+            "org_id": scope.org_id,
+            "contact_id": contact_id,
+            "kind": kind,
+            "value": value,
+            "created_at": runtime.clock.now(),
+        },
+    )
+
+
 async def conversation_for(
     db: AsyncSession, runtime: Runtime, scope: OrgScope, agent: Agent, contact: Contact, channel: str
 ) -> Conversation:
     existing = await repo.open_conversation(db, scope, agent.id, contact.id, channel)
     if existing is not None:
         return existing
+    return await new_conversation(db, runtime, scope, agent, contact, channel)
+
+
+async def new_conversation(
+    db: AsyncSession, runtime: Runtime, scope: OrgScope, agent: Agent, contact: Contact, channel: str
+) -> Conversation:
     now = runtime.clock.now()
     conversation = Conversation(
         id=new_id("cnv"),

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.channels.email import addresses
 from parley.channels.messaging.shapes import InboundMessage
+from parley.conversations import service as conversations
 from parley.kit.ids import new_id
 from parley.models import Agent, ChannelConnection, ChannelOutbound, Contact, Conversation, EmailThread, Message
 from parley.privacy.keys import Keyring
@@ -47,17 +48,7 @@ async def email_conversation(
     conversation = await _threaded(db, runtime, scope, agent, contact, connection, messages)
     now = runtime.clock.now()
     if conversation is None:
-        conversation = Conversation(
-            id=new_id("cnv"),
-            org_id=scope.org_id,
-            agent_id=agent.id,
-            contact_id=contact.id,
-            channel=CHANNEL,
-            created_at=now,
-            last_message_at=now,
-        )
-        db.add(conversation)
-        await db.flush()
+        conversation = await conversations.new_conversation(db, runtime, scope, agent, contact, CHANNEL)
     elif conversation.status == "closed":
         conversation.status = "open"  # the person wrote again in this thread
     await _remember(db, scope, connection.id, conversation.id, messages, now)

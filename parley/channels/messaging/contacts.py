@@ -41,19 +41,7 @@ async def resolve_contact(
         kind, value = identifiers[0]
         contact = await conversations.contact_for(db, runtime, scope, kind, value)
     for kind, value in identifiers:
-        # Ignoring a conflict: an identifier that already belongs to someone else stays theirs (staff may merge).
-        await insert_ignoring_conflict(
-            db,
-            ContactIdentifier.__table__,
-            {
-                "id": new_id("cid"),
-                "org_id": scope.org_id,
-                "contact_id": contact.id,
-                "kind": kind,
-                "value": value,
-                "created_at": runtime.clock.now(),
-            },
-        )
+        await conversations.attach_identifier(db, runtime, scope, contact.id, kind, value)
     return contact
 
 

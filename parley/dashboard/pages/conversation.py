@@ -136,11 +136,7 @@ async def reply(
         "created_at": message.created_at.isoformat(),
     }
     # Background tasks run after the response's transaction has committed.
-    if took_over:
-        background.add_task(runtime.live.publish, conversation_id, {"type": "handed_off"}, org_id=ctx.org_id)
-    event = {"type": "message", "message": live}
-    background.add_task(runtime.live.publish, conversation_id, event, org_id=ctx.org_id)
-    background.add_task(events.announce, runtime, ctx.org_id, conversation_id, "message")
+    background.add_task(events.staff_replied, runtime, ctx.org_id, conversation_id, live, took_over=took_over)
     return redirect(_reply_target(ctx, conversation_id) + "#reply")
 
 
@@ -170,8 +166,7 @@ async def hand_back(
 ) -> Response:
     ctx.org_scope.require(Permission.CONVERSATIONS_REPLY)
     await inbox.do_hand_back(db, runtime, ctx.org_scope, conversation_id)
-    background.add_task(runtime.live.publish, conversation_id, {"type": "released"}, org_id=ctx.org_id)
-    background.add_task(events.announce, runtime, ctx.org_id, conversation_id, "state")
+    background.add_task(events.released, runtime, ctx.org_id, conversation_id)
     return redirect(_reply_target(ctx, conversation_id), "Handed back: the AI answers the next message.")
 
 
